@@ -1,0 +1,207 @@
+// mod_pvlaunch: the ParaViewWeb launcher inside Apache httpd.
+// The module struct, its directives and hook registration; the REST API is
+// in src/httpd/rest_api.cpp, the session daemon in src/daemon/.
+#include "src/core/log.h"
+#include "src/httpd/glue.h"
+
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include <cstdlib>
+#include <string>
+
+extern "C" {
+#include <mod_rewrite.h>
+}
+
+APLOG_USE_MODULE(pvlaunch);
+
+namespace pvl {
+
+Globals &globals() {
+    static Globals g;
+    return g;
+}
+
+namespace {
+
+void *create_server_conf(apr_pool_t *p, server_rec *) {
+    void *mem = apr_pcalloc(p, sizeof(ServerConf));
+    return new (mem) ServerConf();
+}
+
+void *merge_server_conf(apr_pool_t *p, void *basev, void *addv) {
+    auto *base = static_cast<ServerConf *>(basev);
+    auto *add = static_cast<ServerConf *>(addv);
+    auto *out = new (apr_pcalloc(p, sizeof(ServerConf))) ServerConf();
+    out->launcher = add->launcher >= 0 ? add->launcher : base->launcher;
+    out->max_body = add->max_body >= 0 ? add->max_body : base->max_body;
+    return out;
+}
+
+// Global directives belong to the main server only.
+const char *check_global(cmd_parms *cmd) {
+    return ap_check_cmd_context(cmd, GLOBAL_ONLY);
+}
+
+const char *set_config(cmd_parms *cmd, void *, const char *arg) {
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    if (!path)
+        return apr_pstrcat(cmd->pool, "PVLaunchConfig: invalid path ", arg, nullptr);
+    ServerConf *sc = server_conf(cmd->server);
+    if (sc->launcher >= 0)
+        return "PVLaunchConfig is given twice for this server";
+    auto cfg = std::make_unique<LauncherConfig>();
+    std::string error;
+    if (!load_launcher_config(path, cfg.get(), &error))
+        return apr_pstrcat(cmd->pool, "PVLaunchConfig: ", error.c_str(), nullptr);
+    for (const auto &n : cfg->notices)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, cmd->server, "PVL00301: %s: %s", path,
+                     n.c_str());
+    Globals &g = globals();
+    sc->launcher = static_cast<int>(g.launchers.size());
+    g.launchers.push_back(std::move(cfg));
+    return nullptr;
+}
+
+const char *set_socket(cmd_parms *cmd, void *, const char *arg) {
+    if (const char *err = check_global(cmd))
+        return err;
+    globals().socket_path = ap_runtime_dir_relative(cmd->pool, arg);
+    return nullptr;
+}
+
+const char *set_user(cmd_parms *cmd, void *, const char *user, const char *group) {
+    if (const char *err = check_global(cmd))
+        return err;
+    globals().app_user = user;
+    globals().app_group = group ? group : "";
+    return nullptr;
+}
+
+const char *set_stop_timeout(cmd_parms *cmd, void *, const char *arg) {
+    if (const char *err = check_global(cmd))
+        return err;
+    char *end;
+    double v = std::strtod(arg, &end);
+    if (*end || !(v >= 0) || v > 3600)
+        return "PVLaunchStopTimeout takes a number of seconds between 0 and 3600";
+    globals().stop_grace = v;
+    return nullptr;
+}
+
+const char *set_max_body(cmd_parms *cmd, void *, const char *arg) {
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (*end || v < 2 || v > 64 * 1024 * 1024)
+        return "PVLaunchMaxBody takes a number of bytes between 2 and 67108864";
+    server_conf(cmd->server)->max_body = v;
+    return nullptr;
+}
+
+using cmd_fn = const char *(*)();
+using any_fn = void (*)();
+
+// One table for every directive: name, handler, how many arguments, where
+// it may appear, and its help text.
+#define PVL_DIRECTIVE(kind, name, fn, where, help)                                                \
+    AP_INIT_##kind(name, reinterpret_cast<cmd_fn>(reinterpret_cast<any_fn>(fn)), nullptr, where, help)
+
+const command_rec directives[] = {
+    PVL_DIRECTIVE(TAKE1, "PVLaunchConfig", set_config, RSRC_CONF,
+                  "Launcher config file (wslink launcher or ParaViewWeb launcher JSON)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchSocket", set_socket, RSRC_CONF,
+                  "Control socket of the session daemon (default: pvlaunch.sock in "
+                  "DefaultRuntimeDir)"),
+    PVL_DIRECTIVE(TAKE12, "PVLaunchUser", set_user, RSRC_CONF,
+                  "User and optional group the applications run as (default: User/Group)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchStopTimeout", set_stop_timeout, RSRC_CONF,
+                  "Seconds between SIGTERM and SIGKILL when a session is stopped (default 5)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchMaxBody", set_max_body, RSRC_CONF,
+                  "Largest accepted POST body in bytes (default 65536)"),
+    {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
+
+void httpd_log_sink(LogLevel level, const char *msgno, const std::string &text) {
+    static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_NOTICE, APLOG_INFO,
+                                 APLOG_DEBUG};
+    ap_log_error(APLOG_MARK, levels[static_cast<int>(level)], 0, nullptr, "%s: %s", msgno,
+                 text.c_str());
+}
+
+char *map_function(request_rec *r, char *key) noexcept {
+    try {
+        return rewrite_map_lookup(r, key);
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+apr_status_t reset_globals(void *) {
+    Globals &g = globals();
+    g.launchers.clear();
+    g.socket_path.clear();
+    g.app_user.clear();
+    g.app_group.clear();
+    g.stop_grace = 5.0;
+    return APR_SUCCESS;
+}
+
+int pre_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *) noexcept {
+    reset_globals(nullptr);
+    apr_pool_cleanup_register(pconf, nullptr, reset_globals, apr_pool_cleanup_null);
+    log_set_sink(httpd_log_sink);
+    // int:pvsession must exist before the config is read.
+    APR_OPTIONAL_FN_TYPE(ap_register_rewrite_mapfunc) *reg =
+        APR_RETRIEVE_OPTIONAL_FN(ap_register_rewrite_mapfunc);
+    if (reg)
+        reg(const_cast<char *>("pvsession"), map_function);
+    return OK;
+}
+
+int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) noexcept {
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    if (globals().launchers.empty())
+        return OK;
+    try {
+        return start_session_daemon(pconf, s);
+    } catch (const std::exception &e) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PVL00210: cannot start: %s", e.what());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+int handler(request_rec *r) noexcept {
+    try {
+        return rest_handler(r);
+    } catch (const std::exception &e) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PVL00105: internal error: %s", e.what());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+void register_hooks(apr_pool_t *) {
+    static const char *const after_rewrite[] = {"mod_rewrite.c", nullptr};
+    ap_hook_pre_config(pre_config, after_rewrite, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_handler(handler, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
+
+} // namespace
+} // namespace pvl
+
+extern "C" {
+__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA pvlaunch_module = {
+    STANDARD20_MODULE_STUFF,
+    nullptr,
+    nullptr,
+    pvl::create_server_conf,
+    pvl::merge_server_conf,
+    pvl::directives,
+    pvl::register_hooks,
+    AP_MODULE_FLAG_NONE};
+}

@@ -1,0 +1,78 @@
+// The launcher config model and its parser. Two vocabularies are read: the
+// current wslink launcher format ("configuration", "apps", "resources" with
+// "port_range") and the one of the ParaViewWeb launcher guide ("url", "log",
+// "applications", "wait_line", "resources" with "port").
+#pragma once
+#include "json.h"
+
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace pvl {
+
+struct SanitizeRule {
+    enum class Type { in_list, regexp };
+    Type type = Type::in_list;
+    std::vector<std::string> list;
+    std::string pattern;
+    std::shared_ptr<const std::regex> re;
+    bool has_default = false;
+    std::string default_value;
+};
+
+struct Resource {
+    std::string host;
+    int port_lo = 0;
+    int port_hi = 0;
+};
+
+struct App {
+    std::vector<std::string> cmd;
+    std::string dir;
+    std::vector<std::pair<std::string, std::string>> env;
+    std::vector<std::string> ready_lines; // empty: use the launcher's
+};
+
+struct LauncherConfig {
+    std::string file;
+    std::string session_url;
+    std::string log_dir;
+    std::string map_file;
+    double timeout = 25.0;
+    int max_session = 0; // 0: no limit beyond the port pool
+    std::vector<std::string> ready_lines;
+    std::vector<std::string> fields;
+    std::map<std::string, App> apps;
+    std::map<std::string, std::string> properties;
+    JsonPtr session_data; // object, or null
+    std::map<std::string, SanitizeRule> sanitize;
+    std::vector<Resource> resources;
+    // Things the operator should hear about that are not errors.
+    std::vector<std::string> notices;
+
+    // Ready lines that apply to an app: its own, else the launcher's. Empty
+    // means the app counts as ready once it has been spawned.
+    const std::vector<std::string> &ready_lines_for(const App &app) const {
+        return app.ready_lines.empty() ? ready_lines : app.ready_lines;
+    }
+};
+
+// Removes // and /* */ comments and '#' comments outside strings, keeping
+// newlines so that parser line numbers still point into the file.
+std::string strip_comments(const std::string &text);
+
+// Parses config text; `file` is used in messages. On failure returns false
+// and sets *error to a message naming the file and the problem.
+bool parse_launcher_config(const std::string &text, const std::string &file, LauncherConfig *out,
+                           std::string *error);
+
+// Reads and parses a file.
+bool load_launcher_config(const std::string &path, LauncherConfig *out, std::string *error);
+
+// Host names that may appear in the RewriteMap: letters, digits, '.', '-'.
+bool valid_host(const std::string &host);
+
+} // namespace pvl

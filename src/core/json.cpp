@@ -1,0 +1,44 @@
+#include "json.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace pvl {
+
+std::string json_to_string(const json_t *j) {
+    if (!j)
+        return std::string();
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s)
+        return std::string();
+    std::string out(s);
+    std::free(s);
+    return out;
+}
+
+bool json_scalar_text(const json_t *j, std::string *out) {
+    char buf[64];
+    switch (json_typeof(j)) {
+    case JSON_STRING:
+        out->assign(json_string_value(j), json_string_length(j));
+        return true;
+    case JSON_INTEGER:
+        std::snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        *out = buf;
+        return true;
+    case JSON_REAL:
+        std::snprintf(buf, sizeof buf, "%.17g", json_real_value(j));
+        *out = buf;
+        return true;
+    case JSON_TRUE:
+        *out = "true";
+        return true;
+    case JSON_FALSE:
+        *out = "false";
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace pvl

@@ -1,0 +1,180 @@
+#include "launch_plan.h"
+
+#include "template.h"
+
+#include <algorithm>
+#include <map>
+
+namespace pvl {
+namespace {
+
+// Longer values are not matched against a regexp rule: std::regex recurses
+// per character and a client must not be able to exhaust the stack.
+constexpr size_t max_regexp_input = 1024;
+
+} // namespace
+
+JsonPtr parse_payload(const char *data, size_t len, LaunchError *err) {
+    json_error_t jerr;
+    JsonPtr j(json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr));
+    if (!j) {
+        err->status = 400;
+        err->message = std::string("request body is not valid JSON: ") + jerr.text;
+        return nullptr;
+    }
+    if (!json_is_object(j.get())) {
+        err->status = 400;
+        err->message = "request body must be a JSON object";
+        return nullptr;
+    }
+    return j;
+}
+
+bool check_payload(const LauncherConfig &cfg, const json_t *payload, std::string *app,
+                   LaunchError *err) {
+    json_t *a = json_object_get(payload, "application");
+    if (!a) {
+        err->status = 400;
+        err->message = "request has no \"application\"";
+        return false;
+    }
+    if (!json_is_string(a)) {
+        err->status = 400;
+        err->message = "\"application\" must be a string";
+        return false;
+    }
+    app->assign(json_string_value(a), json_string_length(a));
+    if (!cfg.apps.count(*app)) {
+        std::string known;
+        for (const auto &kv : cfg.apps)
+            known += (known.empty() ? "" : ", ") + kv.first;
+        err->status = 400;
+        err->message = "unknown application \"" + *app + "\" (known: " + known + ")";
+        return false;
+    }
+    return true;
+}
+
+bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::string *value,
+                    LaunchError *err) {
+    bool ok;
+    if (rule.type == SanitizeRule::Type::in_list)
+        ok = std::find(rule.list.begin(), rule.list.end(), *value) != rule.list.end();
+    else
+        ok = value->size() <= max_regexp_input && std::regex_match(*value, *rule.re);
+    if (ok)
+        return true;
+    if (rule.has_default) {
+        *value = rule.default_value;
+        return true;
+    }
+    err->status = 400;
+    err->message = "value of \"" + key + "\" is not allowed";
+    return false;
+}
+
+bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerVars &vars,
+                 LaunchPlan *plan, LaunchError *err) {
+    const App &app = cfg.apps.at(vars.application);
+    JsonPtr response(json_object());
+
+    // Payload values after sanitize; they are both echoed and substitutable.
+    std::map<std::string, std::string> payload_vars;
+    const char *key;
+    json_t *v;
+    json_object_foreach(const_cast<json_t *>(payload), key, v) {
+        auto rule = cfg.sanitize.find(key);
+        std::string text;
+        bool scalar = json_scalar_text(v, &text);
+        if (rule != cfg.sanitize.end()) {
+            if (!scalar)
+                text.clear(); // a non-scalar can only match through its default
+            if (!sanitize_value(rule->second, key, &text, err))
+                return false;
+            json_object_set_new(response.get(), key, json_stringn(text.data(), text.size()));
+            payload_vars[key] = text;
+        } else {
+            json_object_set(response.get(), key, v);
+            if (scalar)
+                payload_vars[key] = text;
+        }
+    }
+
+    std::string secret = vars.secret;
+    json_t *client_secret = json_object_get(payload, "secret");
+    if (json_is_string(client_secret) && json_string_length(client_secret) > 0)
+        secret = json_string_value(client_secret);
+
+    const std::string port_text = std::to_string(vars.port);
+    VarLookup lookup = [&](const std::string &name, std::string *out) {
+        if (name == "id")
+            *out = vars.id;
+        else if (name == "host")
+            *out = vars.host;
+        else if (name == "port")
+            *out = port_text;
+        else if (name == "secret")
+            *out = secret;
+        else if (name == "application")
+            *out = vars.application;
+        else {
+            auto p = cfg.properties.find(name);
+            if (p != cfg.properties.end()) {
+                *out = p->second;
+                return true;
+            }
+            auto q = payload_vars.find(name);
+            if (q == payload_vars.end())
+                return false;
+            *out = q->second;
+        }
+        return true;
+    };
+
+    plan->argv.clear();
+    for (const auto &arg : app.cmd) {
+        TemplateResult r = substitute(arg, lookup);
+        if (!r.missing.empty()) {
+            err->status = 400;
+            err->message = "the command of \"" + vars.application + "\" needs \"" + r.missing +
+                           "\", which the request does not give";
+            return false;
+        }
+        plan->argv.push_back(std::move(r.text));
+    }
+    plan->dir = substitute(app.dir, lookup).text;
+    plan->env = app.env;
+    for (auto &kv : plan->env)
+        kv.second = substitute(kv.second, lookup).text;
+
+    if (cfg.session_data) {
+        json_object_foreach(cfg.session_data.get(), key, v) {
+            if (json_is_string(v)) {
+                std::string s = substitute(json_string_value(v), lookup).text;
+                json_object_set_new(response.get(), key, json_stringn(s.data(), s.size()));
+            } else {
+                json_object_set(response.get(), key, v);
+            }
+        }
+    }
+    std::string url = substitute(cfg.session_url, lookup).text;
+    json_object_set_new(response.get(), "id", json_stringn(vars.id.data(), vars.id.size()));
+    json_object_set_new(response.get(), "sessionURL", json_stringn(url.data(), url.size()));
+    json_object_set_new(response.get(), "secret", json_stringn(secret.data(), secret.size()));
+    json_object_set_new(response.get(), "application",
+                        json_stringn(vars.application.data(), vars.application.size()));
+    for (const auto &f : cfg.fields) {
+        if (f == "host")
+            json_object_set_new(response.get(), "host", json_string(vars.host.c_str()));
+        else if (f == "port")
+            json_object_set_new(response.get(), "port", json_integer(vars.port));
+    }
+
+    plan->application = vars.application;
+    plan->ready_lines = cfg.ready_lines_for(app);
+    plan->secret = secret;
+    plan->response = std::move(response);
+    return true;
+}
+
+} // namespace pvl

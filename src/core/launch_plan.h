@@ -1,0 +1,53 @@
+// Turns a POST payload into what to run and what to answer: validation,
+// sanitize rules, variables and template substitution. Pure: no I/O.
+#pragma once
+#include "config.h"
+#include "json.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pvl {
+
+struct LaunchError {
+    int status = 0; // HTTP status
+    std::string message;
+};
+
+// What the server decides for a session, visible to templates.
+struct ServerVars {
+    std::string id;
+    std::string host;
+    int port = 0;
+    std::string secret; // generated; a client-sent secret replaces it
+    std::string application;
+};
+
+struct LaunchPlan {
+    std::string application;
+    std::vector<std::string> argv;
+    std::string dir;
+    std::vector<std::pair<std::string, std::string>> env;
+    std::vector<std::string> ready_lines;
+    std::string secret;
+    JsonPtr response; // the object POST/GET/DELETE answer with
+};
+
+// Parses a request body: a JSON object, whatever the Content-Type.
+JsonPtr parse_payload(const char *data, size_t len, LaunchError *err);
+
+// Checks what can be checked before taking a port: `application` present
+// and known. Sets *app.
+bool check_payload(const LauncherConfig &cfg, const json_t *payload, std::string *app,
+                   LaunchError *err);
+
+// Applies the sanitize rules to a payload value given as text; returns false
+// with *err set if the value is rejected and the rule has no default.
+bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::string *value,
+                    LaunchError *err);
+
+bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerVars &vars,
+                 LaunchPlan *plan, LaunchError *err);
+
+} // namespace pvl

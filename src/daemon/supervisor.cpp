@@ -1,0 +1,161 @@
+#include "supervisor.h"
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_portable.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace pvl {
+namespace {
+
+constexpr const char *default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Runs in the child between fork and exec (APR calls it before dropping
+// privileges): a session and process group of its own so that the whole
+// group can be signalled, no supplementary groups of the daemon, default
+// signal handling, and no descriptor beyond 0-2.
+apr_status_t child_setup(void *data, apr_fileperms_t, apr_uid_t, apr_gid_t gid) {
+    const bool switch_user = data != nullptr;
+    if (setsid() < 0)
+        return errno;
+    if (switch_user && setgroups(1, &gid) != 0)
+        return errno;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    close_range(3, ~0U, 0);
+    return APR_SUCCESS;
+}
+
+void child_errfn(apr_pool_t *, apr_status_t err, const char *description) {
+    char buf[256];
+    apr_strerror(err, buf, sizeof buf);
+    dprintf(2, "pvlaunch: cannot start the application: %s: %s\n", description, buf);
+}
+
+std::string find_program(const std::string &name, const std::string &path) {
+    if (name.find('/') != std::string::npos)
+        return name;
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find(':', start);
+        if (end == std::string::npos)
+            end = path.size();
+        std::string dir = path.substr(start, end - start);
+        if (dir.empty())
+            dir = ".";
+        std::string candidate = dir + "/" + name;
+        struct stat st;
+        if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            access(candidate.c_str(), X_OK) == 0)
+            return candidate;
+        start = end + 1;
+    }
+    return std::string();
+}
+
+} // namespace
+
+pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &who,
+                std::string *error) {
+    apr_pool_t *p;
+    if (apr_pool_create(&p, parent) != APR_SUCCESS) {
+        *error = "out of memory";
+        return -1;
+    }
+    struct PoolGuard {
+        apr_pool_t *p;
+        ~PoolGuard() { apr_pool_destroy(p); }
+    } guard{p};
+
+    std::string path = default_path;
+    for (const auto &kv : spec.env)
+        if (kv.first == "PATH")
+            path = kv.second;
+    std::string program = find_program(spec.argv[0], path);
+    if (program.empty()) {
+        *error = "program \"" + spec.argv[0] + "\" not found in PATH (" + path + ")";
+        return -1;
+    }
+
+    std::vector<const char *> argv;
+    for (const auto &a : spec.argv)
+        argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings{"PATH=" + path, "HOME=" + who.home};
+    for (const auto &kv : spec.env)
+        if (kv.first != "PATH")
+            env_strings.push_back(kv.first + "=" + kv.second);
+    std::vector<const char *> env;
+    for (const auto &e : env_strings)
+        env.push_back(e.c_str());
+    env.push_back(nullptr);
+
+    apr_file_t *out = nullptr, *in = nullptr;
+    int out_fd = spec.output_fd;
+    apr_os_file_put(&out, &out_fd, APR_FOPEN_WRITE | APR_FOPEN_APPEND, p);
+    apr_status_t rv = apr_file_open(&in, "/dev/null", APR_FOPEN_READ, 0, p);
+    apr_procattr_t *attr;
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_create(&attr, p);
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_child_in_set(attr, in, nullptr);
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_child_out_set(attr, out, nullptr);
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_child_err_set(attr, out, nullptr);
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV);
+    if (rv == APR_SUCCESS && !spec.dir.empty())
+        rv = apr_procattr_dir_set(attr, spec.dir.c_str());
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_error_check_set(attr, 1);
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_child_errfn_set(attr, child_errfn);
+    if (rv == APR_SUCCESS && who.switch_user) {
+        rv = apr_procattr_user_set(attr, who.user.c_str(), nullptr);
+        if (rv == APR_SUCCESS && !who.group.empty())
+            rv = apr_procattr_group_set(attr, who.group.c_str());
+    }
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_perms_set_register(
+            attr, child_setup, who.switch_user ? const_cast<AppIdentity *>(&who) : nullptr, 0);
+    if (rv != APR_SUCCESS) {
+        char buf[256];
+        *error = std::string("cannot prepare the process: ") + apr_strerror(rv, buf, sizeof buf);
+        return -1;
+    }
+    apr_proc_t proc;
+    rv = apr_proc_create(&proc, program.c_str(), argv.data(), env.data(), attr, p);
+    if (rv != APR_SUCCESS) {
+        char buf[256];
+        *error = "cannot start \"" + program + "\"" +
+                 (spec.dir.empty() ? std::string() : " in \"" + spec.dir + "\"") + ": " +
+                 apr_strerror(rv, buf, sizeof buf);
+        return -1;
+    }
+    return proc.pid;
+}
+
+bool signal_group(pid_t pgid, int sig) { return pgid > 1 && kill(-pgid, sig) == 0; }
+
+std::string describe_wait_status(int status) {
+    if (WIFEXITED(status))
+        return "exit status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+               strsignal(WTERMSIG(status)) + ")";
+    return "status " + std::to_string(status);
+}
+
+} // namespace pvl

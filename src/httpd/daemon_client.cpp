@@ -1,0 +1,123 @@
+#include "daemon_client.h"
+
+#include "../core/protocol.h"
+#include "glue.h"
+
+#include <apr_portable.h>
+#include <http_connection.h>
+#include <http_core.h>
+#include <http_log.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+APLOG_USE_MODULE(pvlaunch);
+
+namespace pvl {
+namespace {
+
+int connect_daemon(request_rec *r) {
+    const std::string &path = globals().socket_path;
+    struct sockaddr_un addr;
+    std::memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof addr.sun_path)
+        return -1;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int rc;
+    do {
+        rc = connect(fd, reinterpret_cast<struct sockaddr *>(&addr), sizeof addr);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                      "PVL00101: cannot reach the session daemon at %s", path.c_str());
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int client_fd(request_rec *r) {
+    apr_socket_t *sock = ap_get_conn_socket(r->connection);
+    apr_os_sock_t fd;
+    if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS)
+        return -1;
+    return fd;
+}
+
+} // namespace
+
+CallResult daemon_call(request_rec *r, const std::string &request, int timeout_ms,
+                       bool watch_client, int *status, std::string *body) {
+    int fd = connect_daemon(r);
+    if (fd < 0)
+        return CallResult::unavailable;
+    std::string line = request + "\n";
+    size_t off = 0;
+    while (off < line.size()) {
+        ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return CallResult::unavailable;
+        }
+        off += static_cast<size_t>(n);
+    }
+    const int cfd = watch_client ? client_fd(r) : -1;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    std::string in;
+    size_t header_end = std::string::npos, length = 0;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0)
+            break;
+        struct pollfd fds[2] = {{fd, POLLIN, 0}, {cfd, POLLRDHUP, 0}};
+        int n = poll(fds, cfd >= 0 ? 2 : 1, static_cast<int>(left));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        if (cfd >= 0 && (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            close(fd);
+            return CallResult::client_gone;
+        }
+        if (!fds[0].revents)
+            continue;
+        char buf[16384];
+        ssize_t got = recv(fd, buf, sizeof buf, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        in.append(buf, static_cast<size_t>(got));
+        if (header_end == std::string::npos) {
+            header_end = in.find('\n');
+            if (header_end == std::string::npos)
+                continue;
+            if (!parse_response_header(in.substr(0, header_end + 1).c_str(), status, &length))
+                break;
+        }
+        if (in.size() - header_end - 1 >= length) {
+            body->assign(in, header_end + 1, length);
+            close(fd);
+            return CallResult::ok;
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "PVL00102: the session daemon did not answer (connection closed or timed out)");
+    close(fd);
+    return CallResult::unavailable;
+}
+
+} // namespace pvl

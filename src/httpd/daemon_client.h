@@ -1,0 +1,17 @@
+// Apache children's side of the control protocol (core/protocol.h).
+#pragma once
+#include <httpd.h>
+
+#include <string>
+
+namespace pvl {
+
+enum class CallResult { ok, unavailable, client_gone };
+
+// Sends one request line and reads the answer. With `watch_client`, gives
+// up (closing the control connection, which abandons the launch) as soon as
+// the HTTP client hangs up.
+CallResult daemon_call(request_rec *r, const std::string &request, int timeout_ms,
+                       bool watch_client, int *status, std::string *body);
+
+} // namespace pvl

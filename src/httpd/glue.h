@@ -1,0 +1,48 @@
+// Shared state of the httpd glue. Everything here is rebuilt on each config
+// read (pre_config resets it), since the DSO is reloaded on every restart.
+#pragma once
+#include "../core/config.h"
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+extern "C" module AP_MODULE_DECLARE_DATA pvlaunch_module;
+
+namespace pvl {
+
+struct ServerConf {
+    int launcher = -1;          // index into Globals::launchers; -1: none
+    apr_off_t max_body = -1;    // -1: unset
+};
+
+struct Globals {
+    std::vector<std::unique_ptr<LauncherConfig>> launchers;
+    std::string socket_path; // from PVLaunchSocket, or the runtime dir
+    std::string app_user;    // from PVLaunchUser, or Apache's User
+    std::string app_group;
+    double stop_grace = 5.0;
+    int listen_fd = -1;
+    pid_t daemon_pid = -1;
+};
+
+Globals &globals();
+
+constexpr apr_off_t default_max_body = 64 * 1024;
+
+inline ServerConf *server_conf(server_rec *s) {
+    return static_cast<ServerConf *>(ap_get_module_config(s->module_config, &pvlaunch_module));
+}
+
+// daemon_process.cpp
+int start_session_daemon(apr_pool_t *pconf, server_rec *s);
+
+// rest_api.cpp
+int rest_handler(request_rec *r);
+char *rewrite_map_lookup(request_rec *r, char *key);
+
+} // namespace pvl
