@@ -5,7 +5,8 @@
 
 namespace pvl {
 
-// `bytes` random bytes as base64url; empty string if the kernel refuses.
+// `bytes` random bytes as base64url, never starting with '-' (tokens are
+// passed on command lines); empty string if the kernel refuses.
 std::string random_token(size_t bytes);
 
 std::string base64url(const unsigned char *data, size_t len);

@@ -115,7 +115,7 @@ pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &wh
     if (rv == APR_SUCCESS)
         rv = apr_procattr_child_err_set(attr, out, nullptr);
     if (rv == APR_SUCCESS)
-        rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV);
+        rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM);
     if (rv == APR_SUCCESS && !spec.dir.empty())
         rv = apr_procattr_dir_set(attr, spec.dir.c_str());
     if (rv == APR_SUCCESS)

@@ -1,0 +1,115 @@
+"""PVLaunchConfig: both launcher vocabularies load; every error fails
+`apache2 -t` with a message naming the launcher file and the problem."""
+import json
+import os
+
+import apache_harness as H
+
+
+def wslink_config(tmp, port, base):
+    return H.default_launcher(tmp, port, base)
+
+
+GUIDE_TEXT = """{
+  # The ParaViewWeb launcher guide's vocabulary, with comments of all kinds
+  "url"        : "http://localhost:8080/paraview", // the standalone endpoint
+  "log"        : "%(tmp)s/logs",
+  "map_file"   : "%(tmp)s/proxy.map",
+  "proxy_url"  : "ws://127.0.0.1:%(port)d/proxy?sessionId=$id",
+  /* several lines
+     of comment */
+  "wait_line"  : ["Starting factory", "Ready"],
+  "timeout"    : 10,
+  "max_session": 10,
+  "resources"  : [ {"host": "127.0.0.1", "port": [%(base)d, %(top)d]} ],
+  "applications": {
+     "loader": { "cmd": %(cmd)s, "dir": "/tmp" }
+  },
+  "properties": { "data_dir": "/tmp" }
+}
+"""
+
+
+def guide_text(tmp, port, base):
+    return GUIDE_TEXT % {"tmp": tmp, "port": port, "base": base, "top": base + 9,
+                         "cmd": json.dumps(H.app_cmd("ready", tmp=tmp))}
+
+
+def configtest_with(event_server, text):
+    a = event_server(launcher_text=text, start=False)
+    return a, a.configtest()
+
+
+def test_wslink_vocabulary_passes_configtest(event_server):
+    a = event_server(start=False)
+    r = a.configtest()
+    assert r.returncode == 0, r.stderr
+    assert "Syntax OK" in r.stderr
+    # the standalone server's own key is accepted with a notice
+    assert "configuration.endpoint is for a standalone launcher" in r.stderr
+
+
+def test_guide_vocabulary_serves_a_session(event_server):
+    a = event_server(launcher_text=lambda tmp, port: guide_text(tmp, port, H.free_port_range(10)))
+    assert a.configtest().returncode == 0
+    status, obj, _ = a.json("POST", "/paraview", {"application": "loader"})
+    assert status == 200, obj
+    assert obj["sessionURL"] == "ws://127.0.0.1:%d/proxy?sessionId=%s" % (a.port, obj["id"])
+    with open(os.path.join(a.tmp, "proxy.map")) as f:
+        assert f.read().startswith(obj["id"] + " 127.0.0.1:")
+    log = open(os.path.join(a.tmp, "logs", obj["id"] + ".log")).read()
+    assert "cwd: /tmp" in log
+    status, _, _ = a.json("DELETE", "/paraview/" + obj["id"])
+    assert status == 200
+
+
+def broken(tmp, port, change):
+    cfg = H.default_launcher(tmp, port, 30000)
+    change(cfg)
+    return json.dumps(cfg, indent=2)
+
+
+BROKEN = {
+    "inverted port range": (lambda c: c["resources"][0].update(port_range=[9010, 9000]),
+                            "inverted"),
+    "empty resources": (lambda c: c.update(resources=[]), "resources"),
+    "missing cmd": (lambda c: c["apps"]["demo"].pop("cmd"), 'no "cmd"'),
+    "cmd not a list": (lambda c: c["apps"]["demo"].update(cmd="python3 app.py"), "cmd"),
+    "unknown app key": (lambda c: c["apps"]["demo"].update(command=["x"]), 'unknown key "command"'),
+    "bad port": (lambda c: c["resources"][0].update(port_range=[0, 70000]), "port"),
+    "bad sanitize": (lambda c: c["configuration"].update(
+        sanitize={"file": {"type": "regexp", "regexp": "([a-z", "default": "x"}}), "regexp"),
+    "no session url": (lambda c: c["configuration"].pop("sessionURL"), "session URL"),
+    "bad host": (lambda c: c["resources"][0].update(host="evil.com/x"), "host"),
+}
+
+
+def test_each_config_error_names_file_and_problem(event_server):
+    for name, (change, words) in BROKEN.items():
+        a = event_server(launcher_text=lambda tmp, port: broken(tmp, port, change), start=False)
+        r = a.configtest()
+        assert r.returncode != 0, name
+        assert a.launcher_path in r.stderr, (name, r.stderr)
+        assert words in r.stderr, (name, r.stderr)
+        assert "httpd.conf" in r.stderr, (name, r.stderr)  # Apache adds file and line
+
+
+def test_malformed_json_names_the_line(event_server):
+    text = '{\n  // comment\n  "apps": {\n    "demo": {"cmd": ["x"],}\n  }\n}\n'
+    a, r = configtest_with(event_server, text)
+    assert r.returncode != 0
+    assert a.launcher_path + ": line 4" in r.stderr, r.stderr
+
+
+def test_unreadable_config_file(event_server):
+    a = event_server(start=False)
+    os.unlink(a.launcher_path)
+    r = a.configtest()
+    assert r.returncode != 0
+    assert a.launcher_path in r.stderr and "cannot read" in r.stderr, r.stderr
+
+
+def test_directive_arguments_are_checked(event_server):
+    a = event_server(start=False, extra_conf="PVLaunchStopTimeout soon")
+    r = a.configtest()
+    assert r.returncode != 0 and "PVLaunchStopTimeout takes a number" in r.stderr

@@ -1,0 +1,146 @@
+"""Process supervision: apps are unprivileged, isolated, reaped at once
+when they die, killed with their whole group, and gone after a stop."""
+import os
+import re
+import time
+
+import apache_harness as H
+import wslink_client
+from conftest import procs_mentioning, wait_until
+from test_020_launch import port_is_free, ws_url
+
+
+def mode_apps(tmp):
+    def app(mode, *extra):
+        return {"cmd": H.app_cmd(mode, *extra, tmp=tmp), "ready_line": "Starting factory"}
+    return {
+        "demo": app("ready"),
+        "crash": app("crash-later", "--delay", "0.5"),
+        "stubborn": app("ignore-term"),
+        "parent": app("spawn-child"),
+        "slow": app("slow", "--delay", "0.5"),
+    }
+
+
+def app_pid(a, sid):
+    """The app of a live session: the fake app listening on its port."""
+    status, obj, _ = a.json("GET", "/paraview/" + sid)
+    for pid, state, cmd in procs_mentioning(a.tmp):
+        if "--port %d " % obj["port"] in cmd + " " and "fake_wslink_app" in cmd:
+            return pid
+    return None
+
+
+def test_app_isolation(server):
+    a = server(apps=mode_apps)
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200
+    pid = app_pid(a, obj["id"])
+    assert pid
+    with open("/proc/%d/status" % pid) as f:
+        st = f.read()
+    uid = int(re.search(r"Uid:\s+(\d+)", st).group(1))
+    if os.geteuid() == 0:
+        import pwd
+        assert uid == pwd.getpwnam("www-data").pw_uid
+        groups = re.search(r"Groups:\s*(.*)", st).group(1).split()
+        assert "0" not in groups
+    assert uid != 0
+    assert sorted(os.listdir("/proc/%d/fd" % pid)) == ["0", "1", "2"] or \
+        _only_own_fds(pid)
+    # own session and process group
+    assert os.getpgid(pid) == pid and os.getsid(pid) == pid
+    env = open("/proc/%d/environ" % pid, "rb").read().split(b"\0")
+    names = sorted(e.split(b"=")[0].decode() for e in env if e)
+    assert names == ["HOME", "PATH"], names
+
+
+def _only_own_fds(pid):
+    """fds beyond 0-2 may only be the app's own sockets, never inherited
+    files, pipes or Apache's listeners."""
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        if int(fd) <= 2:
+            continue
+        target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        if not target.startswith(("socket:", "anon_inode:")):
+            return False
+    return True
+
+
+def test_crash_frees_map_entry_and_port_within_a_second(server):
+    a = server(apps=mode_apps, allowed_log=["PVL00020"])
+    status, obj, _ = a.json("POST", "/paraview", {"application": "crash"})
+    assert status == 200
+    with open(os.path.join(a.tmp, "proxy.txt")) as f:
+        assert obj["id"] in f.read()
+    # the app crashes 0.5 s after being ready; without any request, the
+    # launcher notices and frees its map entry and port
+    assert wait_until(lambda: open(os.path.join(a.tmp, "proxy.txt")).read() == "", timeout=2.5)
+    assert port_is_free(obj["port"])
+    assert a.json("GET", "/paraview/" + obj["id"])[0] == 404
+    assert "killed by signal 11" in a.read_log()
+
+
+def test_delete_kills_stubborn_app_and_its_group(server):
+    a = server(apps=mode_apps, stop_timeout=1, allowed_log=["PVL00023"])
+    status, obj, _ = a.json("POST", "/paraview", {"application": "stubborn"})
+    assert status == 200
+    t = time.time()
+    assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+    assert time.time() - t < 3  # grace period (1 s) plus a second or so
+    assert [p for p in procs_mentioning(a.tmp) if "fake_wslink_app" in p[2]] == []
+    status, obj, _ = a.json("POST", "/paraview", {"application": "parent"})
+    assert status == 200
+    child = int(re.search(r"child pid (\d+)", open(
+        os.path.join(a.tmp, "logs", obj["id"] + ".log")).read()).group(1))
+    assert os.path.exists("/proc/%d" % child)
+    assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+    assert wait_until(lambda: not os.path.exists("/proc/%d" % child), timeout=2)
+
+
+def test_stop_leaves_nothing(server):
+    a = server(apps=mode_apps)
+    for app in ("demo", "stubborn", "parent"):
+        assert a.json("POST", "/paraview", {"application": app})[0] == 200
+    assert len([p for p in procs_mentioning(a.tmp) if "fake_wslink_app" in p[2]]) >= 3
+    a.stop()
+    left = procs_mentioning(a.tmp)
+    assert left == [], left
+    assert not os.path.exists(os.path.join(a.tmp, "run", "pvlaunch.sock"))
+
+
+def test_client_gone_during_launch_abandons_it(event_server):
+    import socket
+    a = event_server(apps=mode_apps)
+    body = b'{"application": "slow"}'
+    s = socket.create_connection(("127.0.0.1", a.port))
+    s.sendall(b"POST /paraview HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+              % (len(body), body))
+    time.sleep(0.2)
+    s.close()
+    # the slow app is stopped: nobody would ever learn its id
+    assert wait_until(lambda: [p for p in procs_mentioning(a.tmp)
+                               if "fake_wslink_app" in p[2]] == [], timeout=4)
+    with open(os.path.join(a.tmp, "proxy.txt")) as f:
+        assert f.read() == ""
+    assert "abandoned" in a.read_log()
+
+
+def test_graceful_restart_leaves_a_working_launcher(server):
+    a = server(apps=mode_apps)
+    assert a.json("POST", "/paraview", {"application": "demo"})[0] == 200
+    assert a.signal("graceful").returncode == 0
+    # every app that still runs belongs to a session the launcher knows
+    def settled():
+        try:
+            status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+        except OSError:
+            return None
+        return obj if status == 200 else None
+    obj = wait_until(settled, timeout=10)
+    assert obj, a.read_log()
+    assert "result" in wslink_client.hello(ws_url(a, obj["id"]), obj["secret"])
+    running = [p for p in procs_mentioning(a.tmp) if "fake_wslink_app" in p[2]]
+    with open(os.path.join(a.tmp, "proxy.txt")) as f:
+        routed = f.read().splitlines()
+    assert len(running) == len(routed), (running, routed)

@@ -1,0 +1,14 @@
+// Runs every unit test group; the exit status is the number of failures.
+#include "unit.h"
+
+int main(void) {
+    int failures = 0;
+    failures += run_ids_tests();
+    failures += run_protocol_tests();
+    failures += run_template_tests();
+    failures += run_port_pool_tests();
+    failures += run_session_table_tests();
+    failures += run_config_tests();
+    failures += run_launch_plan_tests();
+    return failures > 255 ? 255 : failures;
+}
