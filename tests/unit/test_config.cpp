@@ -1,11 +1,12 @@
 // The launcher config parser: src/core/config.h.
-#include "unit.h"
-
 #include "core/config.h"
 
 #include <cstdio>
 #include <string>
 #include <unistd.h>
+
+// Last: cmocka defines fail() and friends, which clash with <ios>.
+#include "unit.h"
 
 using namespace pvl;
 

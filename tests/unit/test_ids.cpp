@@ -1,10 +1,11 @@
 // Session ids and secrets: src/core/ids.h.
-#include "unit.h"
-
 #include "core/ids.h"
 
 #include <set>
 #include <string>
+
+// Last: cmocka defines fail() and friends, which clash with <ios>.
+#include "unit.h"
 
 using namespace pvl;
 

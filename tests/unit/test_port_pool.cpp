@@ -1,11 +1,12 @@
 // The host:port pool: src/core/port_pool.h.
-#include "unit.h"
-
 #include "core/port_pool.h"
 
 #include <string>
 #include <utility>
 #include <vector>
+
+// Last: cmocka defines fail() and friends, which clash with <ios>.
+#include "unit.h"
 
 using namespace pvl;
 

@@ -1,9 +1,10 @@
 // Framing of daemon responses: src/core/protocol.h.
-#include "unit.h"
-
 #include "core/protocol.h"
 
 #include <string>
+
+// Last: cmocka defines fail() and friends, which clash with <ios>.
+#include "unit.h"
 
 using namespace pvl;
 

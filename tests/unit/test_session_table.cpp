@@ -1,9 +1,10 @@
 // The daemon's session table: src/core/session_table.h.
-#include "unit.h"
-
 #include "core/session_table.h"
 
 #include <string>
+
+// Last: cmocka defines fail() and friends, which clash with <ios>.
+#include "unit.h"
 
 using namespace pvl;
 

@@ -1,11 +1,12 @@
 // $name / ${name} / $$ substitution: src/core/template.h.
-#include "unit.h"
-
 #include "core/template.h"
 
 #include <map>
 #include <string>
 #include <vector>
+
+// Last: cmocka defines fail() and friends, which clash with <ios>.
+#include "unit.h"
 
 using namespace pvl;
 

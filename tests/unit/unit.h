@@ -1,13 +1,18 @@
 // Shared declarations for the CMocka unit tests of src/core. Each test file
 // exposes one run_*_tests() function; main.cpp runs them all.
+// Include it after every other header: cmocka.h defines macros such as
+// fail() that clash with names in the C++ standard library.
 #pragma once
+#include <string>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+// cmocka 1.1.5's header has no extern "C" guard of its own.
+extern "C" {
 #include <cmocka.h>
-
-#include <string>
+}
 
 int run_config_tests(void);
 int run_template_tests(void);
