@@ -144,3 +144,36 @@ def test_graceful_restart_leaves_a_working_launcher(server):
     with open(os.path.join(a.tmp, "proxy.txt")) as f:
         routed = f.read().splitlines()
     assert len(running) == len(routed), (running, routed)
+
+
+def test_apps_run_as_the_user_the_config_names(event_server):
+    import pwd
+    if os.geteuid() != 0:
+        # Without root there is no other user to switch to; the apps run as
+        # Apache's own (unprivileged) user, which test_app_isolation checks.
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    else:
+        user = "nobody"
+    a = event_server(apps=mode_apps, extra_conf="PVLaunchUser %s nogroup" % user
+                     if os.geteuid() == 0 else "")
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200
+    pid = app_pid(a, obj["id"])
+    with open("/proc/%d/status" % pid) as f:
+        uid = int(re.search(r"Uid:\s+(\d+)", f.read()).group(1))
+    assert uid == pwd.getpwnam(user).pw_uid
+
+
+def test_root_as_app_user_is_refused(event_server):
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("only a root Apache can be asked to run apps as root")
+    a = event_server(start=False, extra_conf="PVLaunchUser root")
+    try:
+        a.start(timeout=5)
+        started = True
+    except RuntimeError as e:
+        started = False
+        assert "applications would run as root" in str(e)
+    assert not started
+    a.allowed_log.append("PVL00208")
