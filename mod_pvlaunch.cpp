@@ -184,10 +184,13 @@ int handler(request_rec *r) noexcept {
     }
 }
 
+void child_init(apr_pool_t *, server_rec *) noexcept { protect_shared_table(); }
+
 void register_hooks(apr_pool_t *) {
     static const char *const after_rewrite[] = {"mod_rewrite.c", nullptr};
     ap_hook_pre_config(pre_config, after_rewrite, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_handler(handler, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 

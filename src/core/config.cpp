@@ -3,9 +3,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <set>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace pvl {
 namespace {
@@ -364,9 +364,9 @@ std::string strip_comments(const std::string &text) {
         } else if (ch == '/' && i + 1 < n && text[i + 1] == '*') {
             size_t end = text.find("*/", i + 2);
             size_t stop = end == std::string::npos ? n : end + 2;
+            // Spaces keep the parser's columns right on the comment's lines.
             for (size_t k = i; k < stop; ++k)
-                if (text[k] == '\n')
-                    out.push_back('\n');
+                out.push_back(text[k] == '\n' ? '\n' : ' ');
             i = stop;
         } else {
             out.push_back(ch);
@@ -457,18 +457,26 @@ bool parse_launcher_config(const std::string &text, const std::string &file, Lau
 }
 
 bool load_launcher_config(const std::string &path, LauncherConfig *out, std::string *error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        *error = path + ": cannot read the launcher config: " + std::strerror(errno);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        close(fd);
+        *error = path + ": cannot read the launcher config: not a regular file";
         return false;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) {
+    std::string text;
+    char buf[65536];
+    ssize_t n = 0;
+    while (fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0)
+        text.append(buf, static_cast<size_t>(n));
+    if (fd < 0 || n < 0) {
         *error = path + ": cannot read the launcher config: " + std::strerror(errno);
+        if (fd >= 0)
+            close(fd);
         return false;
     }
-    return parse_launcher_config(ss.str(), path, out, error);
+    close(fd);
+    return parse_launcher_config(text, path, out, error);
 }
 
 } // namespace pvl

@@ -27,7 +27,13 @@ bool json_scalar_text(const json_t *j, std::string *out) {
         *out = buf;
         return true;
     case JSON_REAL:
-        std::snprintf(buf, sizeof buf, "%.17g", json_real_value(j));
+        // The shortest form that reads back as the same number: 0.1, not
+        // 0.10000000000000001.
+        for (int precision = 15; precision <= 17; ++precision) {
+            std::snprintf(buf, sizeof buf, "%.*g", precision, json_real_value(j));
+            if (std::strtod(buf, nullptr) == json_real_value(j))
+                break;
+        }
         *out = buf;
         return true;
     case JSON_TRUE:

@@ -16,7 +16,7 @@ constexpr size_t max_regexp_input = 1024;
 
 JsonPtr parse_payload(const char *data, size_t len, LaunchError *err) {
     json_error_t jerr;
-    JsonPtr j(json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr));
+    JsonPtr j(json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr));
     if (!j) {
         err->status = 400;
         err->message = std::string("request body is not valid JSON: ") + jerr.text;
@@ -100,10 +100,13 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
         }
     }
 
+    // A client may send its own secret (seed 000 shows it); it goes through
+    // the sanitize rules like any payload value.
     std::string secret = vars.secret;
-    json_t *client_secret = json_object_get(payload, "secret");
-    if (json_is_string(client_secret) && json_string_length(client_secret) > 0)
-        secret = json_string_value(client_secret);
+    auto client_secret = payload_vars.find("secret");
+    if (json_is_string(json_object_get(payload, "secret")) && client_secret != payload_vars.end() &&
+        !client_secret->second.empty())
+        secret = client_secret->second;
 
     const std::string port_text = std::to_string(vars.port);
     VarLookup lookup = [&](const std::string &name, std::string *out) {

@@ -1,5 +1,7 @@
 #include "port_pool.h"
 
+#include <algorithm>
+
 namespace pvl {
 
 PortPool::PortPool(const std::vector<Resource> &resources) : resources_(resources) {
@@ -9,6 +11,8 @@ PortPool::PortPool(const std::vector<Resource> &resources) : resources_(resource
         total += static_cast<size_t>(r.port_hi - r.port_lo + 1);
     }
     taken_.assign(total, false);
+    for (size_t i = 0; i < total; ++i)
+        free_.push_back(i);
 }
 
 long PortPool::index_of(const std::string &host, int port) const {
@@ -30,19 +34,14 @@ void PortPool::at(size_t index, std::string *host, int *port) const {
 
 bool PortPool::take(std::string *host, int *port,
                     const std::function<bool(const std::string &, int)> &usable) {
-    const size_t n = taken_.size();
-    for (size_t step = 0; step < n && used_ < n; ++step) {
-        size_t idx = (cursor_ + step) % n;
-        if (taken_[idx])
-            continue;
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
         std::string h;
         int p;
-        at(idx, &h, &p);
+        at(*it, &h, &p);
         if (usable && !usable(h, p))
-            continue;
-        taken_[idx] = true;
-        ++used_;
-        cursor_ = (idx + 1) % n;
+            continue; // held by another program: keep its place in the queue
+        taken_[*it] = true;
+        free_.erase(it);
         *host = h;
         *port = p;
         return true;
@@ -55,7 +54,7 @@ bool PortPool::take_specific(const std::string &host, int port) {
     if (idx < 0 || taken_[static_cast<size_t>(idx)])
         return false;
     taken_[static_cast<size_t>(idx)] = true;
-    ++used_;
+    free_.erase(std::find(free_.begin(), free_.end(), static_cast<size_t>(idx)));
     return true;
 }
 
@@ -64,7 +63,7 @@ bool PortPool::release(const std::string &host, int port) {
     if (idx < 0 || !taken_[static_cast<size_t>(idx)])
         return false;
     taken_[static_cast<size_t>(idx)] = false;
-    --used_;
+    free_.push_back(static_cast<size_t>(idx));
     return true;
 }
 

@@ -1,9 +1,10 @@
-// The pool of host:port pairs from the config's "resources". Ports are
-// handed out round-robin so that a port just freed is the last to be reused
-// (its old connections may still be closing).
+// The pool of host:port pairs from the config's "resources". Free ports
+// wait in a queue: a port just freed is the last to be reused (its old
+// connections may still be closing).
 #pragma once
 #include "config.h"
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,18 +24,18 @@ class PortPool {
     bool release(const std::string &host, int port);
     bool contains(const std::string &host, int port) const { return index_of(host, port) >= 0; }
     bool is_taken(const std::string &host, int port) const;
+    // Position of a pair in the pool (0..size-1), or -1.
+    long index_of(const std::string &host, int port) const;
     size_t size() const { return taken_.size(); }
-    size_t free_count() const { return taken_.size() - used_; }
+    size_t free_count() const { return free_.size(); }
 
   private:
-    long index_of(const std::string &host, int port) const;
     void at(size_t index, std::string *host, int *port) const;
 
     std::vector<Resource> resources_;
     std::vector<size_t> base_; // index of each resource's first port
     std::vector<bool> taken_;
-    size_t used_ = 0;
-    size_t cursor_ = 0;
+    std::deque<size_t> free_; // oldest freed first
 };
 
 } // namespace pvl

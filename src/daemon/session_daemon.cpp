@@ -123,8 +123,12 @@ struct Proc {
 class SessionDaemon {
   public:
     explicit SessionDaemon(const DaemonOptions &opts) : opts_(opts) {
-        for (const auto *cfg : opts.launchers)
+        size_t ports = 0;
+        for (const auto *cfg : opts.launchers) {
             pools_.emplace_back(cfg->resources);
+            port_base_.push_back(ports);
+            ports += pools_.back().size();
+        }
     }
     int run();
 
@@ -149,11 +153,16 @@ class SessionDaemon {
     void handle_inotify();
     void handle_timers();
     void write_map_file(int launcher);
+    // A ready session becomes visible to the children and the map file, and
+    // stops being so.
+    void publish(const Session &s);
+    void unpublish(const Session &s);
     int poll_timeout_ms() const;
     void begin_shutdown();
 
     DaemonOptions opts_;
     std::vector<PortPool> pools_;
+    std::vector<size_t> port_base_; // first shared-table port index per launcher
     SessionTable table_;
     std::map<std::string, Proc> procs_;
     std::map<int, Conn> conns_;
@@ -482,7 +491,7 @@ void SessionDaemon::mark_ready(Session &s, Proc &p) {
     log(LogLevel::info, "PVL00010",
         "session " + s.id + " (" + s.application + ") ready on " + s.host_port() + " in " +
             std::to_string(ms.count() / 1000.0) + " ms");
-    write_map_file(s.launcher);
+    publish(s);
     if (p.creator >= 0) {
         int fd = p.creator;
         p.creator = -1;
@@ -500,7 +509,7 @@ void SessionDaemon::stop_session(Session &s, Proc &p) {
             Clock::now() + std::chrono::milliseconds(static_cast<long>(opts_.stop_grace * 1000.0));
     }
     if (was_ready)
-        write_map_file(s.launcher);
+        unpublish(s);
 }
 
 void SessionDaemon::reap_children() {
@@ -526,7 +535,6 @@ void SessionDaemon::reap_children() {
 void SessionDaemon::on_exit(Session &s, int status) {
     Proc &p = procs_[s.id];
     std::string how = describe_wait_status(status);
-    const LauncherConfig &cfg = *opts_.launchers[static_cast<size_t>(s.launcher)];
     switch (s.state) {
     case SessionState::starting: {
         std::string tail = log_tail(p.log_path);
@@ -551,16 +559,13 @@ void SessionDaemon::on_exit(Session &s, int status) {
             respond(fd, 200, s.response);
         break;
     }
-    bool was_ready = s.state == SessionState::ready;
     stop_watching(p);
     pools_[static_cast<size_t>(s.launcher)].release(s.host, s.port);
-    int launcher = s.launcher;
-    std::string id = s.id;
-    table_.remove(id);
-    procs_.erase(id);
-    if (was_ready)
-        write_map_file(launcher);
-    (void)cfg;
+    const Session gone = s;
+    table_.remove(gone.id);
+    procs_.erase(gone.id);
+    if (gone.state == SessionState::ready)
+        unpublish(gone); // after the removal: the map file is rendered from the table
 }
 
 void SessionDaemon::handle_inotify() {
@@ -654,6 +659,23 @@ void SessionDaemon::write_map_file(int launcher) {
             "cannot write the map file " + cfg.map_file + ": " + strerror(errno));
         unlink(tmp.c_str());
     }
+}
+
+void SessionDaemon::publish(const Session &s) {
+    if (opts_.table) {
+        size_t l = static_cast<size_t>(s.launcher);
+        long idx = pools_[l].index_of(s.host, s.port);
+        if (idx < 0 || !opts_.table->put(s.id, s.launcher, s.host_port(),
+                                         static_cast<uint32_t>(port_base_[l] + idx), s.response))
+            log(LogLevel::error, "PVL00045", "cannot publish session " + s.id);
+    }
+    write_map_file(s.launcher);
+}
+
+void SessionDaemon::unpublish(const Session &s) {
+    if (opts_.table)
+        opts_.table->erase(s.id);
+    write_map_file(s.launcher);
 }
 
 void SessionDaemon::begin_shutdown() {

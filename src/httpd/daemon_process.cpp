@@ -18,6 +18,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -113,6 +114,7 @@ int bind_control_socket(apr_pool_t *p, server_rec *s, const std::string &path) {
         opts.launchers.push_back(l.get());
     opts.client_uid = ap_unixd_config.user_id;
     opts.stop_grace = g.stop_grace;
+    opts.table = &g.table;
     if (geteuid() == 0) {
         opts.apps_as.switch_user = true;
         opts.apps_as.user = g.app_user;
@@ -192,10 +194,42 @@ apr_status_t stop_session_daemon(void *data) {
         g.listen_fd = -1;
         unlink(g.socket_path.c_str());
     }
+    if (g.table_mem) {
+        munmap(g.table_mem, g.table_len);
+        g.table_mem = nullptr;
+        g.table = SharedTable();
+    }
     return APR_SUCCESS;
 }
 
+// The shared table is mapped before the daemon and the children are forked,
+// so all of them share it without a file.
+bool map_shared_table(server_rec *s) {
+    Globals &g = globals();
+    uint32_t ports = 0;
+    for (const auto &l : g.launchers)
+        for (const auto &r : l->resources)
+            ports += static_cast<uint32_t>(r.port_hi - r.port_lo + 1);
+    g.table_len = SharedTable::bytes_needed(ports, shared_body_size);
+    void *mem = mmap(nullptr, g.table_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
+    if (mem == MAP_FAILED) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     "PVL00211: cannot map %lu bytes of shared memory for the session table",
+                     static_cast<unsigned long>(g.table_len));
+        return false;
+    }
+    g.table_mem = mem;
+    return g.table.format(mem, g.table_len, ports, shared_body_size);
+}
+
 } // namespace
+
+void protect_shared_table() {
+    Globals &g = globals();
+    if (g.table_mem)
+        mprotect(g.table_mem, g.table_len, PROT_READ);
+}
 
 int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     Globals &g = globals();
@@ -236,10 +270,12 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
         if (!l->map_file.empty())
             l->map_file = ap_server_root_relative(pconf, l->map_file.c_str());
     }
+    apr_pool_cleanup_register(pconf, s, stop_session_daemon, apr_pool_cleanup_null);
+    if (!map_shared_table(s))
+        return HTTP_INTERNAL_SERVER_ERROR;
     g.listen_fd = bind_control_socket(pconf, s, g.socket_path);
     if (g.listen_fd < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
-    apr_pool_cleanup_register(pconf, s, stop_session_daemon, apr_pool_cleanup_null);
     fork_daemon(s);
     return g.daemon_pid > 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -2,6 +2,7 @@
 // read (pre_config resets it), since the DSO is reloaded on every restart.
 #pragma once
 #include "../core/config.h"
+#include "../core/shared_table.h"
 
 #include <httpd.h>
 #include <http_config.h>
@@ -28,11 +29,17 @@ struct Globals {
     double stop_grace = 5.0;
     int listen_fd = -1;
     pid_t daemon_pid = -1;
+    // Written by the daemon, read by the children (mapped before both forks).
+    SharedTable table;
+    void *table_mem = nullptr;
+    size_t table_len = 0;
 };
 
 Globals &globals();
 
 constexpr apr_off_t default_max_body = 64 * 1024;
+// GET bodies up to this size are served from shared memory.
+constexpr uint32_t shared_body_size = 2048;
 
 inline ServerConf *server_conf(server_rec *s) {
     return static_cast<ServerConf *>(ap_get_module_config(s->module_config, &pvlaunch_module));
@@ -40,6 +47,8 @@ inline ServerConf *server_conf(server_rec *s) {
 
 // daemon_process.cpp
 int start_session_daemon(apr_pool_t *pconf, server_rec *s);
+// In each child: the shared table becomes read-only there.
+void protect_shared_table();
 
 // rest_api.cpp
 int rest_handler(request_rec *r);

@@ -186,16 +186,35 @@ int rest_handler(request_rec *r) {
     std::string id = rest.substr(1);
     if (!valid_session_id(id))
         return send_error(r, HTTP_NOT_FOUND, "no session with such an id");
-    if (r->method_number == M_GET)
-        return session_op(r, launcher, "get", id);
+    if (r->method_number == M_GET) {
+        std::string body;
+        switch (globals().table.body(id.data(), id.size(), launcher, &body)) {
+        case SharedTable::Lookup::found:
+            return send_json(r, HTTP_OK, body);
+        case SharedTable::Lookup::absent:
+            return send_error(r, HTTP_NOT_FOUND, "no session with id " + id);
+        case SharedTable::Lookup::body_elsewhere:
+            return session_op(r, launcher, "get", id);
+        }
+    }
     if (r->method_number == M_DELETE)
         return session_op(r, launcher, "delete", id);
     return method_not_allowed(r, "GET, HEAD, DELETE");
 }
 
 char *rewrite_map_lookup(request_rec *r, char *key) {
-    if (!key || !valid_session_id(key, std::strlen(key)))
+    const size_t len = key ? std::strlen(key) : 0;
+    if (!key || !valid_session_id(key, len))
         return nullptr;
+    std::string route;
+    switch (globals().table.route(key, len, &route)) {
+    case SharedTable::Lookup::found:
+        return apr_pstrmemdup(r->pool, route.data(), route.size());
+    case SharedTable::Lookup::absent:
+        return nullptr;
+    case SharedTable::Lookup::body_elsewhere:
+        break; // the daemon was busy writing: ask it
+    }
     std::string req = std::string("{\"op\":\"map\",\"id\":\"") + key + "\"}";
     int status = 0;
     std::string answer;

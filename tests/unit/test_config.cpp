@@ -287,10 +287,28 @@ void comments_are_accepted(void **) {
     assert_str_eq(cfg.apps.at("a").cmd[0], "say \"//not a comment\" #nor");
 }
 
+void directory_is_not_a_config(void **) {
+    LauncherConfig cfg;
+    std::string error;
+    assert_false(load_launcher_config("/tmp", &cfg, &error));
+    assert_contains(error, "/tmp");
+    assert_contains(error, "not a regular file");
+}
+
+void error_column_after_block_comment(void **) {
+    LauncherConfig cfg;
+    std::string error;
+    // the unexpected "," is at column 34 of line 1, as in the file
+    assert_false(parse_launcher_config("{ /* a long comment here */ \"a\": , }", "c.json", &cfg,
+                                       &error));
+    assert_contains(error, "line 1, column 34");
+}
+
 void strip_comments_keeps_newlines(void **) {
     assert_str_eq(strip_comments("a // x\nb"), "a \nb");
     assert_str_eq(strip_comments("a # x\nb"), "a \nb");
-    assert_str_eq(strip_comments("a /* x\ny\nz */ b"), "a \n\n b");
+    // a block comment becomes spaces, so columns after it stay right
+    assert_str_eq(strip_comments("a /* x\ny\nz */ b"), "a     \n \n     b");
     assert_str_eq(strip_comments("\"a//b#c/*d*/\""), "\"a//b#c/*d*/\"");
     assert_str_eq(strip_comments("\"q\\\"//\" // c"), "\"q\\\"//\" ");
     assert_str_eq(strip_comments("1 / 2"), "1 / 2");
@@ -618,6 +636,8 @@ int run_config_tests(void) {
         cmocka_unit_test(app_dir_and_env),
         cmocka_unit_test(comments_are_accepted),
         cmocka_unit_test(strip_comments_keeps_newlines),
+        cmocka_unit_test(directory_is_not_a_config),
+        cmocka_unit_test(error_column_after_block_comment),
         cmocka_unit_test(syntax_error_line_numbers_survive_comments),
         cmocka_unit_test(standalone_keys_give_notices),
         cmocka_unit_test(unknown_keys_give_notices),

@@ -289,6 +289,38 @@ void client_secret_replaces_generated(void **) {
     assert_str_eq(resp_str(plan, "secret"), "GENERATED");
 }
 
+void client_secret_goes_through_sanitize(void **) {
+    // A rule on "secret" must hold for argv, the plan and the answer alike.
+    std::string text = launcher;
+    text.replace(text.find("\"sanitize\": {") + 13, 0,
+                 "\n      \"secret\": {\"type\": \"regexp\", \"regexp\": \"[A-Za-z0-9]{8,}\", "
+                 "\"default\": \"fallbackSECRET\"},");
+    Fixture f = fixture(text);
+    LaunchPlan plan = plan_ok(f, "{\"application\": \"vis\", \"secret\": \"x; $(evil)\"}");
+    assert_str_eq(arg_after(plan, "--authKey"), "fallbackSECRET");
+    assert_str_eq(plan.secret, "fallbackSECRET");
+    assert_str_eq(resp_str(plan, "secret"), "fallbackSECRET");
+    plan = plan_ok(f, "{\"application\": \"vis\", \"secret\": \"GoodSecret99\"}");
+    assert_str_eq(arg_after(plan, "--authKey"), "GoodSecret99");
+}
+
+void real_numbers_substitute_in_shortest_form(void **) {
+    Fixture f = fixture();
+    LaunchPlan plan =
+        plan_ok(f, "{\"application\": \"files\", \"file\": \"a.vtk\", \"name\": \"x\", "
+                   "\"count\": 3, \"ratio\": 0.1, \"on\": true}");
+    assert_str_eq(arg_after(plan, "--ratio"), "0.1");
+    assert_str_eq(arg_after(plan, "--count"), "3");
+}
+
+void scalar_body_is_not_an_object(void **) {
+    LaunchError err;
+    JsonPtr p = parse_payload("42", 2, &err);
+    assert_null(p.get());
+    assert_int_equal(err.status, 400);
+    assert_contains(err.message, "JSON object");
+}
+
 void unresolved_variable_is_400(void **) {
     Fixture f = fixture();
     std::string msg = plan_400(f, "{\"application\": \"needs\"}");
@@ -469,6 +501,9 @@ int run_launch_plan_tests(void) {
         cmocka_unit_test(payload_cannot_override_server_or_properties),
         cmocka_unit_test(application_var_is_the_server_one),
         cmocka_unit_test(client_secret_replaces_generated),
+        cmocka_unit_test(client_secret_goes_through_sanitize),
+        cmocka_unit_test(real_numbers_substitute_in_shortest_form),
+        cmocka_unit_test(scalar_body_is_not_an_object),
         cmocka_unit_test(unresolved_variable_is_400),
         cmocka_unit_test(sanitize_in_list),
         cmocka_unit_test(sanitize_regexp_is_anchored),

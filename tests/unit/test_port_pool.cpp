@@ -89,6 +89,19 @@ void released_port_is_reused_last(void **) {
     assert_str_eq(take_one(pool), "h:9002");
 }
 
+void freed_ports_are_reused_oldest_first(void **) {
+    PortPool pool({res("h", 1, 3)});
+    take_one(pool);
+    take_one(pool);
+    take_one(pool);
+    pool.release("h", 3);
+    pool.release("h", 1);
+    // 1 was freed most recently: 3 comes back first
+    assert_str_eq(take_one(pool), "h:3");
+    assert_str_eq(take_one(pool), "h:1");
+    assert_str_eq(take_one(pool), "none");
+}
+
 void release_of_unknown_or_free_pair_fails(void **) {
     PortPool pool({res("a", 9000, 9001), res("b", 9000, 9000)});
     assert_false(pool.release("a", 9000)); // not taken yet
@@ -193,6 +206,7 @@ int run_port_pool_tests(void) {
         cmocka_unit_test(take_specific_marks_pair),
         cmocka_unit_test(usable_predicate_skips_pairs),
         cmocka_unit_test(usable_predicate_sees_host),
+        cmocka_unit_test(freed_ports_are_reused_oldest_first),
     };
     return cmocka_run_group_tests_name("port_pool", tests, nullptr, nullptr);
 }

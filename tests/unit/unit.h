@@ -21,6 +21,7 @@ int run_port_pool_tests(void);
 int run_session_table_tests(void);
 int run_ids_tests(void);
 int run_protocol_tests(void);
+int run_shared_table_tests(void);
 
 // Fails the current test unless `needle` occurs in `hay`, printing both.
 #define assert_contains(hay, needle)                                                              \

@@ -1,0 +1,204 @@
+#include "shared_table.h"
+
+#include <cstring>
+#include <new>
+
+namespace pvl {
+
+struct SharedTable::Header {
+    char magic[8];
+    uint32_t version;
+    uint32_t capacity; // slots, a power of two
+    uint32_t ports;    // body blocks
+    uint32_t body_size;
+    uint32_t count;
+    uint32_t pad;
+    std::atomic<uint64_t> seq;
+};
+
+struct SharedTable::Slot {
+    char id[max_id + 1];
+    uint8_t used;
+    int16_t launcher;
+    uint32_t port_index;
+    uint32_t body_len; // UINT32_MAX: not stored, ask the daemon
+    char route[max_route + 1];
+};
+
+namespace {
+
+constexpr char magic[8] = {'p', 'v', 'l', 't', 'a', 'b', 'l', 'e'};
+constexpr uint32_t version = 1;
+constexpr uint32_t not_stored = UINT32_MAX;
+constexpr int max_read_attempts = 1000;
+
+size_t align64(size_t n) { return (n + 63) & ~static_cast<size_t>(63); }
+
+uint32_t capacity_for(uint32_t ports) {
+    uint32_t cap = 16;
+    while (cap < 2 * static_cast<uint64_t>(ports))
+        cap *= 2;
+    return cap;
+}
+
+} // namespace
+
+size_t SharedTable::bytes_needed(uint32_t ports, uint32_t body_size) {
+    return align64(sizeof(Header)) + align64(sizeof(Slot) * capacity_for(ports)) +
+           static_cast<size_t>(ports) * body_size;
+}
+
+bool SharedTable::format(void *mem, size_t len, uint32_t ports, uint32_t body_size) {
+    if (len < bytes_needed(ports, body_size))
+        return false;
+    std::memset(mem, 0, align64(sizeof(Header)) + align64(sizeof(Slot) * capacity_for(ports)));
+    auto *h = new (mem) Header();
+    std::memcpy(h->magic, magic, sizeof magic);
+    h->version = version;
+    h->capacity = capacity_for(ports);
+    h->ports = ports;
+    h->body_size = body_size;
+    h->count = 0;
+    h->seq.store(0, std::memory_order_release);
+    return attach(mem, len);
+}
+
+bool SharedTable::attach(void *mem, size_t len) {
+    auto *h = static_cast<Header *>(mem);
+    if (len < sizeof(Header) || std::memcmp(h->magic, magic, sizeof magic) != 0 ||
+        h->version != version || len < bytes_needed(h->ports, h->body_size))
+        return false;
+    header_ = h;
+    slots_ = reinterpret_cast<Slot *>(static_cast<char *>(mem) + align64(sizeof(Header)));
+    bodies_ = reinterpret_cast<char *>(slots_) + align64(sizeof(Slot) * h->capacity);
+    return true;
+}
+
+uint32_t SharedTable::home(const char *id, size_t len) const {
+    uint32_t h = 2166136261u; // FNV-1a
+    for (size_t i = 0; i < len; ++i) {
+        h ^= static_cast<unsigned char>(id[i]);
+        h *= 16777619u;
+    }
+    return h & (header_->capacity - 1);
+}
+
+long SharedTable::find(const char *id, size_t len) const {
+    if (len == 0 || len > max_id)
+        return -1;
+    const uint32_t mask = header_->capacity - 1;
+    for (uint32_t i = home(id, len), n = 0; n < header_->capacity; i = (i + 1) & mask, ++n) {
+        const Slot &s = slots_[i];
+        if (!s.used)
+            return -1;
+        if (std::strncmp(s.id, id, len) == 0 && s.id[len] == '\0')
+            return static_cast<long>(i);
+    }
+    return -1;
+}
+
+void SharedTable::begin_write() {
+    header_->seq.fetch_add(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+}
+
+void SharedTable::end_write() { header_->seq.fetch_add(1, std::memory_order_release); }
+
+bool SharedTable::put(const std::string &id, int launcher, const std::string &route,
+                      uint32_t port_index, const std::string &body) {
+    if (!header_ || id.empty() || id.size() > max_id || route.size() > max_route ||
+        port_index >= header_->ports || find(id.data(), id.size()) >= 0 ||
+        header_->count + 1 > header_->capacity / 2)
+        return false;
+    const uint32_t mask = header_->capacity - 1;
+    uint32_t i = home(id.data(), id.size());
+    while (slots_[i].used)
+        i = (i + 1) & mask;
+    begin_write();
+    Slot &s = slots_[i];
+    std::memset(&s, 0, sizeof s);
+    std::memcpy(s.id, id.data(), id.size());
+    std::memcpy(s.route, route.data(), route.size());
+    s.launcher = static_cast<int16_t>(launcher);
+    s.port_index = port_index;
+    if (body.size() <= header_->body_size) {
+        std::memcpy(bodies_ + static_cast<size_t>(port_index) * header_->body_size, body.data(),
+                    body.size());
+        s.body_len = static_cast<uint32_t>(body.size());
+    } else {
+        s.body_len = not_stored;
+    }
+    s.used = 1;
+    ++header_->count;
+    end_write();
+    return true;
+}
+
+bool SharedTable::erase(const std::string &id) {
+    if (!header_)
+        return false;
+    long found = find(id.data(), id.size());
+    if (found < 0)
+        return false;
+    const uint32_t mask = header_->capacity - 1;
+    begin_write();
+    // Backward-shift deletion keeps every probe chain unbroken without
+    // tombstones; readers racing with it retry on the sequence counter.
+    uint32_t hole = static_cast<uint32_t>(found);
+    for (uint32_t j = (hole + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+        uint32_t want = home(slots_[j].id, std::strlen(slots_[j].id));
+        // Move j into the hole unless its home lies cyclically in (hole, j].
+        bool stays = hole <= j ? (hole < want && want <= j) : (hole < want || want <= j);
+        if (!stays) {
+            slots_[hole] = slots_[j];
+            hole = j;
+        }
+    }
+    std::memset(&slots_[hole], 0, sizeof(Slot));
+    --header_->count;
+    end_write();
+    return true;
+}
+
+uint32_t SharedTable::size() const { return header_ ? header_->count : 0; }
+
+template <class F>
+SharedTable::Lookup SharedTable::read(const char *id, size_t len, F &&copy) const {
+    if (!header_)
+        return Lookup::absent;
+    for (int attempt = 0; attempt < max_read_attempts; ++attempt) {
+        uint64_t before = header_->seq.load(std::memory_order_acquire);
+        if (before & 1)
+            continue;
+        long i = find(id, len);
+        Lookup result = i < 0 ? Lookup::absent : copy(slots_[i]);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (header_->seq.load(std::memory_order_relaxed) == before)
+            return result;
+    }
+    return Lookup::body_elsewhere; // the writer is busy: let the daemon answer
+}
+
+SharedTable::Lookup SharedTable::route(const char *id, size_t len, std::string *route) const {
+    return read(id, len, [&](const Slot &s) {
+        route->assign(s.route, strnlen(s.route, max_route));
+        return Lookup::found;
+    });
+}
+
+SharedTable::Lookup SharedTable::body(const char *id, size_t len, int launcher,
+                                      std::string *body) const {
+    return read(id, len, [&](const Slot &s) {
+        if (s.launcher != launcher)
+            return Lookup::absent;
+        // A racing writer can show torn values: bound them before use (the
+        // sequence check then discards this read).
+        uint32_t n = s.body_len;
+        if (n == not_stored || n > header_->body_size || s.port_index >= header_->ports)
+            return Lookup::body_elsewhere;
+        body->assign(bodies_ + static_cast<size_t>(s.port_index) * header_->body_size, n);
+        return Lookup::found;
+    });
+}
+
+} // namespace pvl

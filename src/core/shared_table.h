@@ -1,0 +1,64 @@
+// The session table as Apache's children see it: a read-only shared mapping
+// that the session daemon (the only writer) keeps up to date, so that GET
+// and the int:pvsession RewriteMap need no round trip to the daemon.
+//
+// Layout: a header, an open-addressing hash table of slots keyed by session
+// id, then one body block per port of the pool (a live session holds exactly
+// one port, so its port index names its block). One sequence counter guards
+// the whole mapping (a seqlock): the writer makes it odd while it changes
+// anything, readers retry when it moved under them. Writes are rare (a
+// launch, a stop), reads are every GET and every websocket connect.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace pvl {
+
+class SharedTable {
+  public:
+    static constexpr size_t max_id = 64;
+    static constexpr size_t max_route = 127;
+
+    // Bytes a mapping needs for `ports` ports with bodies of up to
+    // `body_size` bytes.
+    static size_t bytes_needed(uint32_t ports, uint32_t body_size);
+
+    SharedTable() = default;
+    // Formats `mem` (writer side). False if `len` is too small.
+    bool format(void *mem, size_t len, uint32_t ports, uint32_t body_size);
+    // Attaches to a formatted mapping (reader or writer). False if `mem`
+    // does not hold a table of this version.
+    bool attach(void *mem, size_t len);
+    bool attached() const { return header_ != nullptr; }
+
+    // Writer. `port_index` names the body block. A body larger than a block
+    // is not stored: readers are told to ask the daemon.
+    bool put(const std::string &id, int launcher, const std::string &route, uint32_t port_index,
+             const std::string &body);
+    bool erase(const std::string &id);
+    uint32_t size() const;
+
+    enum class Lookup { absent, found, body_elsewhere };
+    // Reader. `route` gets "host:port" of a routable session.
+    Lookup route(const char *id, size_t len, std::string *route) const;
+    // Reader. The GET body of a session of `launcher`.
+    Lookup body(const char *id, size_t len, int launcher, std::string *body) const;
+
+  private:
+    struct Header;
+    struct Slot;
+    uint32_t home(const char *id, size_t len) const;
+    // Index of the slot holding id, or -1; call inside a read section.
+    long find(const char *id, size_t len) const;
+    void begin_write();
+    void end_write();
+    template <class F> Lookup read(const char *id, size_t len, F &&copy) const;
+
+    Header *header_ = nullptr;
+    Slot *slots_ = nullptr;
+    char *bodies_ = nullptr;
+};
+
+} // namespace pvl
