@@ -258,8 +258,23 @@ async def serve(opts):
     await server.wait_closed()
 
 
+def open_fds():
+    """Descriptors open at start-up, i.e. inherited from whoever spawned us
+    (the listing's own descriptor is closed again by the time we look)."""
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            os.readlink("/proc/self/fd/" + name)
+        except OSError:
+            continue
+        fds.append(int(name))
+    return sorted(fds)
+
+
 def main(argv=None):
+    fds = open_fds()
     opts = parse_args(sys.argv[1:] if argv is None else argv)
+    out("fds: " + json.dumps(fds))
     out("args: " + json.dumps(sys.argv[1:]))
     out("cwd: " + os.getcwd())
     out("env PVTEST=" + os.environ.get("PVTEST", ""))
