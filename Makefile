@@ -26,7 +26,7 @@ MOD_OBJ    := $(CORE_OBJ) $(DAEMON_SRC:%.cpp=$(BUILD)/obj/%.o) $(HTTPD_SRC:%.cpp
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/unit/test_*.cpp)
 UNIT_BIN   := $(BUILD)/unit_tests
 
-.PHONY: all deps install test unit integration run clean format
+.PHONY: all deps install test unit integration run bench clean format
 
 all: deps $(BUILD)/mod_pvlaunch.so
 
@@ -69,6 +69,20 @@ run:
 	@sh scripts/ensure-deps.sh run
 	$(MAKE) $(BUILD)/mod_pvlaunch.so
 	$(PYTHON) scripts/run_demo.py
+
+$(BUILD)/bench/ready_app: bench/ready_app.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/bench/table_size: bench/table_size.cpp $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ $< $(CORE_OBJ) -ljansson
+
+# Figures against same-run baselines, written to bench/RESULTS.md.
+bench:
+	@sh scripts/ensure-deps.sh bench
+	$(MAKE) $(BUILD)/mod_pvlaunch.so $(BUILD)/bench/ready_app $(BUILD)/bench/table_size
+	$(PYTHON) bench/run_bench.py
 
 format:
 	clang-format -i $(CORE_SRC) $(DAEMON_SRC) $(HTTPD_SRC) src/*/*.h

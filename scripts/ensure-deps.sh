@@ -1,15 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ensure-deps.sh build|test|run
+# Usage: ensure-deps.sh build|test|run|bench
 set -eu
 build="g++ make apache2-dev libjansson-dev libapr1-dev libaprutil1-dev"
 run="apache2 curl python3 python3-msgpack python3-websockets"
 test="libcmocka-dev python3-pytest"
+bench="wrk"
 case "${1:-build}" in
 build) want="$build" ;;
 run) want="$build $run" ;;
 test) want="$build $run $test" ;;
-*) echo "usage: $0 build|run|test" >&2; exit 2 ;;
+bench) want="$build $run $bench" ;;
+*) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

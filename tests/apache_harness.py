@@ -87,7 +87,7 @@ def default_launcher(tmp, port, base, count=20, timeout=5, apps=None):
 
 class Apache:
     def __init__(self, tmp, mpm="event", launcher=None, launcher_text=None, port=None,
-                 extra_conf="", stop_timeout=2, loglevel="info"):
+                 extra_conf="", stop_timeout=2, loglevel="info", mpm_conf=None):
         self.tmp = str(tmp)
         self.mpm = mpm
         self.port = port or free_port()
@@ -102,6 +102,7 @@ class Apache:
             launcher_text = json.dumps(launcher, indent=2)
         with open(self.launcher_path, "w") as f:
             f.write(launcher_text)
+        self.mpm_conf = mpm_conf
         self.write_conf(extra_conf, stop_timeout, loglevel)
 
     def write_conf(self, extra_conf="", stop_timeout=2, loglevel="info"):
@@ -127,7 +128,9 @@ class Apache:
         lines.append("LoadModule pvlaunch_module %s" % MODULE)
         if os.geteuid() == 0:
             lines += ["User www-data", "Group www-data"]
-        if self.mpm == "prefork":
+        if self.mpm_conf:
+            lines += self.mpm_conf
+        elif self.mpm == "prefork":
             lines += ["StartServers 4", "MinSpareServers 4", "MaxSpareServers 6"]
         else:
             lines += ["StartServers 3", "ServerLimit 4", "ThreadsPerChild 8",

@@ -20,6 +20,8 @@ class SharedTable {
   public:
     static constexpr size_t max_id = 64;
     static constexpr size_t max_route = 127;
+    // GET bodies up to this size are served from the table.
+    static constexpr uint32_t default_body_size = 2048;
 
     // Bytes a mapping needs for `ports` ports with bodies of up to
     // `body_size` bytes.

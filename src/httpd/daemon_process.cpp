@@ -210,7 +210,7 @@ bool map_shared_table(server_rec *s) {
     for (const auto &l : g.launchers)
         for (const auto &r : l->resources)
             ports += static_cast<uint32_t>(r.port_hi - r.port_lo + 1);
-    g.table_len = SharedTable::bytes_needed(ports, shared_body_size);
+    g.table_len = SharedTable::bytes_needed(ports, SharedTable::default_body_size);
     void *mem = mmap(nullptr, g.table_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                      -1, 0);
     if (mem == MAP_FAILED) {
@@ -220,7 +220,7 @@ bool map_shared_table(server_rec *s) {
         return false;
     }
     g.table_mem = mem;
-    return g.table.format(mem, g.table_len, ports, shared_body_size);
+    return g.table.format(mem, g.table_len, ports, SharedTable::default_body_size);
 }
 
 } // namespace

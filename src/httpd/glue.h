@@ -38,8 +38,6 @@ struct Globals {
 Globals &globals();
 
 constexpr apr_off_t default_max_body = 64 * 1024;
-// GET bodies up to this size are served from shared memory.
-constexpr uint32_t shared_body_size = 2048;
 
 inline ServerConf *server_conf(server_rec *s) {
     return static_cast<ServerConf *>(ap_get_module_config(s->module_config, &pvlaunch_module));

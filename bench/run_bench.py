@@ -1,0 +1,321 @@
+#!/usr/bin/python3
+"""`make bench`: mod_pvlaunch's figures on a real Apache, each against a
+baseline measured in the same run. Writes bench/RESULTS.md. Reports, never
+fails on a figure (a broken run still exits non-zero)."""
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import http.client
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+import apache_harness as H  # noqa: E402
+
+READY_APP = os.path.join(REPO, "build", "bench", "ready_app")
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "10"))
+MPM_CONF = ["StartServers 2", "ServerLimit 4", "ThreadsPerChild 64", "MinSpareThreads 64",
+            "MaxSpareThreads 256", "MaxRequestWorkers 256", "ListenBacklog 1024"]
+rows = []
+
+
+def row(figure, ours, baseline, ratio, target, met, command):
+    rows.append((figure, ours, baseline, ratio, target, met, command))
+    print("%-28s ours=%-18s baseline=%-18s ratio=%-8s %s" % (figure, ours, baseline, ratio,
+                                                            "met" if met else "MISSED"),
+          flush=True)
+
+
+def launcher(tmp, port, base, count, listen=False):
+    cmd = [os.path.join(tmp, "ready_app"), "${port}"] + (["listen"] if listen else [])
+    cfg = H.default_launcher(tmp, port, base, count=count, timeout=10)
+    cfg["apps"] = {
+        "ready": {"cmd": cmd, "ready_line": "Starting factory"},
+        "ws": {"cmd": H.app_cmd("ready", tmp=tmp), "ready_line": "Starting factory"},
+    }
+    cfg["configuration"].pop("proxy_file")
+    return cfg
+
+
+def start(count, extra_conf=""):
+    tmp = H.new_tmpdir("pvl-bench-")
+    import shutil
+    shutil.copy(READY_APP, os.path.join(tmp, "ready_app"))
+    port = H.free_port()
+    base = H.free_port_range(count)
+    a = H.Apache(tmp, mpm="event", launcher=launcher(tmp, port, base, count), port=port,
+                 extra_conf=extra_conf, loglevel="warn", mpm_conf=MPM_CONF)
+    return a.start()
+
+
+def wrk(a, path, seconds=WRK_SECONDS):
+    cmd = ["wrk", "-t2", "-c32", "-d%ds" % seconds, "http://127.0.0.1:%d%s" % (a.port, path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError("wrk saw %s error answers on %s:\n%s" % (non2xx.group(1), path, out))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def post(conn, body):
+    conn.request("POST", "/paraview", body=json.dumps(body), headers={"Content-Type": "text/plain"})
+    resp = conn.getresponse()
+    data = resp.read()
+    return resp.status, json.loads(data)
+
+
+def delete(conn, sid):
+    conn.request("DELETE", "/paraview/" + sid)
+    resp = conn.getresponse()
+    resp.read()
+    return resp.status
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
+
+
+def bench_launch(n=200):
+    a = start(20)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)
+        times = []
+        for _ in range(n + 10):
+            t = time.perf_counter()
+            status, obj = post(conn, {"application": "ready"})
+            times.append(time.perf_counter() - t)
+            assert status == 200, obj
+            assert delete(conn, obj["id"]) == 200
+        times = times[10:]  # warm-up
+        base = []
+        cmd = [os.path.join(a.tmp, "ready_app"), "9"]
+        for _ in range(n + 10):
+            t = time.perf_counter()
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+            p.stdout.readline()
+            base.append(time.perf_counter() - t)
+            p.kill()
+            p.wait()
+        base = base[10:]
+        med, p99, bmed = statistics.median(times), pct(times, 99), statistics.median(base)
+        row("launch latency (median)", "%.2f ms" % (med * 1e3), "%.2f ms" % (bmed * 1e3),
+            "%.2fx" % (med / bmed), "<= 3 ms and <= 4x", med <= 0.003 and med / bmed <= 4,
+            "POST->200, %d sequential launches; baseline fork/exec+first line" % n)
+        row("launch latency (p99)", "%.2f ms" % (p99 * 1e3), "%.2f ms" % (pct(base, 99) * 1e3),
+            "%.2fx" % (p99 / pct(base, 99)), "report", True, "same run")
+    finally:
+        a.stop()
+
+
+def bench_get_and_route(a, label, sid, body):
+    with open(os.path.join(a.tmp, "htdocs", "session.json"), "w") as f:
+        f.write(body)
+    ours = wrk(a, "/paraview/" + sid)
+    static = wrk(a, "/session.json")
+    r_int = wrk(a, "/int?id=" + sid)
+    r_txt = wrk(a, "/txt?id=" + sid)
+    return ours, static, r_int, r_txt
+
+
+ROUTE_CONF = """
+RewriteMap pvtxt "txt:%(tmp)s/route.txt"
+RewriteCond %%{QUERY_STRING} ^id=([A-Za-z0-9_-]+)$
+RewriteCond ${pvsession:%%1|NOTFOUND} ^([A-Za-z0-9.-]+:[0-9]+)$
+RewriteRule ^/int$ /session.json [L]
+RewriteCond %%{QUERY_STRING} ^id=([A-Za-z0-9_-]+)$
+RewriteCond ${pvtxt:%%1|NOTFOUND} ^([A-Za-z0-9.-]+:[0-9]+)$
+RewriteRule ^/txt$ /session.json [L]
+"""
+
+
+def create_sessions(a, n):
+    conn = http.client.HTTPConnection("127.0.0.1", a.port)
+    out = []
+    for _ in range(n):
+        status, obj = post(conn, {"application": "ready"})
+        assert status == 200, obj
+        out.append(obj)
+    return out
+
+
+def daemon_rss_kib(a):
+    with open("/proc/%d/status" % a.daemon_pid()) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def bench_throughput_and_scale(small=10, large=2000):
+    # the route target and the txt: map must exist before Apache reads its config
+    tmp_conf = {}
+    results = {}
+    a = None
+    try:
+        tmp = H.new_tmpdir("pvl-bench-")
+        import shutil
+        shutil.copy(READY_APP, os.path.join(tmp, "ready_app"))
+        port = H.free_port()
+        base = H.free_port_range(large + 50)
+        open(os.path.join(tmp, "route.txt"), "w").close()
+        a = H.Apache(tmp, mpm="event", launcher=launcher(tmp, port, base, large + 50), port=port,
+                     extra_conf=ROUTE_CONF % {"tmp": tmp}, loglevel="warn", mpm_conf=MPM_CONF)
+        a.start()
+        rss0 = daemon_rss_kib(a)
+        sessions = create_sessions(a, small)
+        sid = sessions[0]["id"]
+        with open(os.path.join(tmp, "route.txt"), "w") as f:
+            f.write("%s %s:%d\n" % (sid, sessions[0]["host"], sessions[0]["port"]))
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)
+        conn.request("GET", "/paraview/" + sid)
+        body = conn.getresponse().read().decode()
+        results[small] = bench_get_and_route(a, "small", sid, body)
+        ours, static, r_int, r_txt = results[small]
+        row("GET throughput", "%.0f req/s" % ours, "%.0f req/s (static)" % static,
+            "%.2f" % (ours / static), ">= 0.9", ours / static >= 0.9,
+            "wrk -t2 -c32 -d%ds GET /paraview/<id> vs the same JSON as a file" % WRK_SECONDS)
+        row("routing cost", "%.0f req/s" % r_int, "%.0f req/s (txt:)" % r_txt,
+            "%.2f" % (r_int / r_txt), ">= 0.95", r_int / r_txt >= 0.95,
+            "wrk, rewrite through ${pvsession:id} vs a txt: map with the same entry")
+        sessions += create_sessions(a, large - small)
+        rss1 = daemon_rss_kib(a)
+        results[large] = bench_get_and_route(a, "large", sid, body)
+        g_ratio = results[large][0] / results[small][0]
+        r_ratio = results[large][2] / results[small][2]
+        row("scale: GET", "%.0f req/s @%d" % (results[large][0], large),
+            "%.0f req/s @%d" % (results[small][0], small), "%.2f" % g_ratio, ">= 0.95",
+            g_ratio >= 0.95, "wrk GET with %d vs %d live sessions" % (large, small))
+        row("scale: routing", "%.0f req/s @%d" % (results[large][2], large),
+            "%.0f req/s @%d" % (results[small][2], small), "%.2f" % r_ratio, ">= 0.95",
+            r_ratio >= 0.95, "wrk int: route with %d vs %d live sessions" % (large, small))
+        ports = large + 50
+        shared_per_port = H_shared_bytes(ports) / ports
+        per_session = (rss1 - rss0) * 1024.0 / (large - small) + shared_per_port
+        row("scale: memory/session", "%.0f B" % per_session,
+            "daemon RSS +%d KiB; shared %.0f B/port" % (rss1 - rss0, shared_per_port), "-",
+            "<= 4 KiB", per_session <= 4096,
+            "daemon VmRSS growth over %d sessions + shared table per port" % (large - small))
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)
+        for s in sessions:
+            assert delete(conn, s["id"]) == 200
+    finally:
+        if a:
+            a.stop()
+    return tmp_conf
+
+
+def H_shared_bytes(ports):
+    """The shared table's size for `ports` ports, as the module computes it
+    (header + 2 slots per port rounded up to a power of two + 2 KiB body
+    per port): read from the module's own formula via a tiny helper."""
+    helper = os.path.join(REPO, "build", "bench", "table_size")
+    return int(subprocess.run([helper, str(ports)], capture_output=True, text=True,
+                              check=True).stdout)
+
+
+def handshake(port, path, host="127.0.0.1"):
+    s = socket.create_connection((host, port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+               % path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data.startswith(b"HTTP/1.1 101")
+
+
+def bench_websocket(n=1000):
+    a = start(10)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)
+        status, obj = post(conn, {"application": "ws"})
+        assert status == 200, obj
+
+        def rate(port, path):
+            for _ in range(20):
+                assert handshake(port, path)
+            t = time.perf_counter()
+            for _ in range(n):
+                assert handshake(port, path)
+            return n / (time.perf_counter() - t)
+        ours = rate(a.port, "/proxy?sessionId=" + obj["id"])
+        direct = rate(obj["port"], "/ws")
+        row("websocket connect", "%.0f /s" % ours, "%.0f /s (direct)" % direct,
+            "%.2f" % (ours / direct), "report", True,
+            "%d sequential upgrade handshakes through Apache vs to the app" % n)
+        delete(conn, obj["id"])
+    finally:
+        a.stop()
+
+
+def bench_burst(n=200, pool=300):
+    a = start(pool)
+    try:
+        results = [None] * n
+        barrier = threading.Barrier(n + 1)
+
+        def one(i):
+            conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
+            conn.connect()
+            barrier.wait()
+            results[i] = post(conn, {"application": "ready"})
+            results[i] = results[i] + (time.perf_counter(),)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        ok = [r for r in results if r and r[0] == 200]
+        last = max(r[2] for r in results) - t0
+        ports = [r[1]["port"] for r in ok]
+        unique = len(set(ports)) == len(ports)
+        row("burst", "%d/%d ready in %.2f s" % (len(ok), n, last),
+            "ports unique: %s" % ("yes" if unique else "NO"), "-",
+            "all within 1 s; no port twice", len(ok) == n and last <= 1.0 and unique,
+            "%d concurrent POSTs on a %d-port pool" % (n, pool))
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)
+        for r in ok:
+            delete(conn, r[1]["id"])
+    finally:
+        a.stop()
+
+
+def write_results():
+    lines = ["# mod_pvlaunch benchmarks", "",
+             "Written by `make bench` on %s (%d cores). Each figure is measured against a "
+             "baseline in the same run; the ratio is ours/baseline." % (
+                 time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()), "",
+             "| figure | ours | baseline | ratio | target | met | command |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r[0], r[1], r[2], r[3], r[4], "yes" if r[5] else "**no**", r[6]))
+    lines.append("")
+    with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    only = sys.argv[1:]
+    steps = [("launch", bench_launch), ("throughput", bench_throughput_and_scale),
+             ("websocket", bench_websocket), ("burst", bench_burst)]
+    for name, fn in steps:
+        if not only or name in only:
+            fn()
+    write_results()
+    print("wrote bench/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
