@@ -180,7 +180,7 @@ bool parse_resources(Checker &c, json_t *j, LauncherConfig *cfg) {
             return false;
         if (!valid_host(res.host))
             return c.fail(where + " host \"" + res.host +
-                          "\" is not a host name (letters, digits, '.', '-')");
+                          "\" is not a host name (at most 100 letters, digits, '.', '-')");
         json_t *range = json_object_get(r, "port_range");
         const char *rname = "port_range";
         if (!range) {
@@ -330,7 +330,7 @@ bool parse_wslink_configuration(Checker &c, json_t *j, LauncherConfig *cfg) {
 } // namespace
 
 bool valid_host(const std::string &host) {
-    if (host.empty() || host.size() > 253)
+    if (host.empty() || host.size() > 100)
         return false;
     for (char ch : host)
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||

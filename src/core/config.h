@@ -72,7 +72,8 @@ bool parse_launcher_config(const std::string &text, const std::string &file, Lau
 // Reads and parses a file.
 bool load_launcher_config(const std::string &path, LauncherConfig *out, std::string *error);
 
-// Host names that may appear in the RewriteMap: letters, digits, '.', '-'.
+// Host names that may appear in the RewriteMap: at most 100 letters, digits,
+// '.' and '-'.
 bool valid_host(const std::string &host);
 
 } // namespace pvl

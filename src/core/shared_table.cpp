@@ -8,7 +8,7 @@ namespace pvl {
 struct SharedTable::Header {
     char magic[8];
     uint32_t version;
-    uint32_t capacity; // slots, a power of two
+    uint32_t capacity; // slots: 1.5 per port, so probe chains stay short
     uint32_t ports;    // body blocks
     uint32_t body_size;
     uint32_t count;
@@ -34,12 +34,7 @@ constexpr int max_read_attempts = 1000;
 
 size_t align64(size_t n) { return (n + 63) & ~static_cast<size_t>(63); }
 
-uint32_t capacity_for(uint32_t ports) {
-    uint32_t cap = 16;
-    while (cap < 2 * static_cast<uint64_t>(ports))
-        cap *= 2;
-    return cap;
-}
+uint32_t capacity_for(uint32_t ports) { return ports + ports / 2 + 16; }
 
 } // namespace
 
@@ -80,14 +75,14 @@ uint32_t SharedTable::home(const char *id, size_t len) const {
         h ^= static_cast<unsigned char>(id[i]);
         h *= 16777619u;
     }
-    return h & (header_->capacity - 1);
+    return h % header_->capacity;
 }
 
 long SharedTable::find(const char *id, size_t len) const {
     if (len == 0 || len > max_id)
         return -1;
-    const uint32_t mask = header_->capacity - 1;
-    for (uint32_t i = home(id, len), n = 0; n < header_->capacity; i = (i + 1) & mask, ++n) {
+    const uint32_t cap = header_->capacity;
+    for (uint32_t i = home(id, len), n = 0; n < cap; i = (i + 1) % cap, ++n) {
         const Slot &s = slots_[i];
         if (!s.used)
             return -1;
@@ -108,12 +103,12 @@ bool SharedTable::put(const std::string &id, int launcher, const std::string &ro
                       uint32_t port_index, const std::string &body) {
     if (!header_ || id.empty() || id.size() > max_id || route.size() > max_route ||
         port_index >= header_->ports || find(id.data(), id.size()) >= 0 ||
-        header_->count + 1 > header_->capacity / 2)
+        header_->count >= header_->ports)
         return false;
-    const uint32_t mask = header_->capacity - 1;
+    const uint32_t cap = header_->capacity;
     uint32_t i = home(id.data(), id.size());
     while (slots_[i].used)
-        i = (i + 1) & mask;
+        i = (i + 1) % cap;
     begin_write();
     Slot &s = slots_[i];
     std::memset(&s, 0, sizeof s);
@@ -140,12 +135,12 @@ bool SharedTable::erase(const std::string &id) {
     long found = find(id.data(), id.size());
     if (found < 0)
         return false;
-    const uint32_t mask = header_->capacity - 1;
+    const uint32_t cap = header_->capacity;
     begin_write();
     // Backward-shift deletion keeps every probe chain unbroken without
     // tombstones; readers racing with it retry on the sequence counter.
     uint32_t hole = static_cast<uint32_t>(found);
-    for (uint32_t j = (hole + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+    for (uint32_t j = (hole + 1) % cap; slots_[j].used; j = (j + 1) % cap) {
         uint32_t want = home(slots_[j].id, std::strlen(slots_[j].id));
         // Move j into the hole unless its home lies cyclically in (hole, j].
         bool stays = hole <= j ? (hole < want && want <= j) : (hole < want || want <= j);

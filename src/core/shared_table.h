@@ -18,8 +18,10 @@ namespace pvl {
 
 class SharedTable {
   public:
-    static constexpr size_t max_id = 64;
-    static constexpr size_t max_route = 127;
+    // Longer ids (valid in a URL, never generated) are simply not found.
+    static constexpr size_t max_id = 32;
+    // host (at most 100 characters, see valid_host) + ":" + port
+    static constexpr size_t max_route = 111;
     // GET bodies up to this size are served from the table.
     static constexpr uint32_t default_body_size = 2048;
 

@@ -486,6 +486,10 @@ void SessionDaemon::check_ready(Session &s, Proc &p) {
 
 void SessionDaemon::mark_ready(Session &s, Proc &p) {
     stop_watching(p);
+    // What only a start needs is given back: a site keeps thousands of
+    // ready sessions.
+    std::vector<std::string>().swap(p.ready_lines);
+    std::string().swap(p.carry);
     s.state = SessionState::ready;
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started);
     log(LogLevel::info, "PVL00010",
