@@ -155,6 +155,14 @@ bool SharedTable::erase(const std::string &id) {
     return true;
 }
 
+std::vector<std::string> SharedTable::ids() const {
+    std::vector<std::string> out;
+    for (uint32_t i = 0; header_ && i < header_->capacity; ++i)
+        if (slots_[i].used)
+            out.emplace_back(slots_[i].id, strnlen(slots_[i].id, max_id));
+    return out;
+}
+
 uint32_t SharedTable::size() const { return header_ ? header_->count : 0; }
 
 template <class F>

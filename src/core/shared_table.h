@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pvl {
 
@@ -42,6 +43,9 @@ class SharedTable {
     bool put(const std::string &id, int launcher, const std::string &route, uint32_t port_index,
              const std::string &body);
     bool erase(const std::string &id);
+    // Ids present (writer side: a new daemon reconciles its predecessor's
+    // entries with what it re-adopted).
+    std::vector<std::string> ids() const;
     uint32_t size() const;
 
     enum class Lookup { absent, found, body_elsewhere };

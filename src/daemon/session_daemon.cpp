@@ -7,6 +7,7 @@
 #include "../core/port_pool.h"
 #include "../core/protocol.h"
 #include "../core/session_table.h"
+#include "state_file.h"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -118,6 +119,8 @@ struct Proc {
     bool killed = false;
     int creator = -1; // connection waiting for the launch
     std::vector<int> delete_waiters;
+    unsigned long long start_time = 0; // with the pid, names the process for good
+    int pidfd = -1; // adopted apps are not our children: their exit shows here
 };
 
 class SessionDaemon {
@@ -159,6 +162,9 @@ class SessionDaemon {
     void unpublish(const Session &s);
     int poll_timeout_ms() const;
     void begin_shutdown();
+    void detach();
+    void save_state();
+    void adopt();
 
     DaemonOptions opts_;
     std::vector<PortPool> pools_;
@@ -171,6 +177,7 @@ class SessionDaemon {
     int sfd_ = -1;
     int ifd_ = -1;
     bool stopping_ = false;
+    bool detached_ = false;
     Clock::time_point stop_deadline_;
 };
 
@@ -439,8 +446,10 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *payload) {
     p.creator = fd;
     if (p.wd >= 0)
         watches_[p.wd] = s.id;
+    p.start_time = process_start_time(pid);
     table_.add(s);
     Proc &stored = procs_[s.id] = std::move(p);
+    save_state();
     Session &row = *table_.find(s.id);
     if (stored.ready_lines.empty())
         mark_ready(row, stored);
@@ -538,7 +547,9 @@ void SessionDaemon::reap_children() {
 
 void SessionDaemon::on_exit(Session &s, int status) {
     Proc &p = procs_[s.id];
-    std::string how = describe_wait_status(status);
+    std::string how = status < 0 ? std::string("exit status unknown: taken over from an earlier "
+                                               "daemon")
+                                 : describe_wait_status(status);
     switch (s.state) {
     case SessionState::starting: {
         std::string tail = log_tail(p.log_path);
@@ -564,12 +575,15 @@ void SessionDaemon::on_exit(Session &s, int status) {
         break;
     }
     stop_watching(p);
+    if (p.pidfd >= 0)
+        close(p.pidfd);
     pools_[static_cast<size_t>(s.launcher)].release(s.host, s.port);
     const Session gone = s;
     table_.remove(gone.id);
     procs_.erase(gone.id);
     if (gone.state == SessionState::ready)
         unpublish(gone); // after the removal: the map file is rendered from the table
+    save_state();
 }
 
 void SessionDaemon::handle_inotify() {
@@ -674,12 +688,129 @@ void SessionDaemon::publish(const Session &s) {
             log(LogLevel::error, "PVL00045", "cannot publish session " + s.id);
     }
     write_map_file(s.launcher);
+    save_state();
 }
 
 void SessionDaemon::unpublish(const Session &s) {
     if (opts_.table)
         opts_.table->erase(s.id);
     write_map_file(s.launcher);
+}
+
+void SessionDaemon::save_state() {
+    if (opts_.state_path.empty())
+        return;
+    std::vector<PersistedSession> rows;
+    for (const std::string &id : table_.ids()) {
+        const Session &s = *table_.find(id);
+        PersistedSession r;
+        r.id = s.id;
+        r.launcher_file = opts_.launchers[static_cast<size_t>(s.launcher)]->file;
+        r.application = s.application;
+        r.host = s.host;
+        r.port = s.port;
+        r.pid = s.pid;
+        r.start_time = procs_[id].start_time;
+        r.state = s.state == SessionState::ready      ? "ready"
+                  : s.state == SessionState::starting ? "starting"
+                                                      : "stopping";
+        r.response = s.response;
+        rows.push_back(std::move(r));
+    }
+    std::string error;
+    if (!pvl::save_state(opts_.state_path, rows, &error))
+        log(LogLevel::error, "PVL00046", error);
+}
+
+// Sessions of the previous daemon: ready ones whose process is still the
+// same (pid and start time) are taken over; anything else still running
+// (a launch nobody waits for, a stop under way) is killed.
+void SessionDaemon::adopt() {
+    if (opts_.state_path.empty())
+        return;
+    size_t adopted = 0, gone = 0, killed = 0;
+    for (const PersistedSession &r : load_state(opts_.state_path)) {
+        int launcher = -1;
+        for (size_t l = 0; l < opts_.launchers.size(); ++l)
+            if (opts_.launchers[l]->file == r.launcher_file)
+                launcher = static_cast<int>(l);
+        bool alive = r.start_time != 0 && process_start_time(r.pid) == r.start_time;
+        int pidfd = alive ? open_pidfd(r.pid) : -1;
+        // The pidfd pins the process: check again that it is the same one.
+        alive = pidfd >= 0 && process_start_time(r.pid) == r.start_time;
+        if (!alive) {
+            if (pidfd >= 0)
+                close(pidfd);
+            ++gone;
+            continue;
+        }
+        bool keep = r.state == "ready" && launcher >= 0 && valid_session_id(r.id) &&
+                    !table_.find(r.id) &&
+                    pools_[static_cast<size_t>(launcher)].take_specific(r.host, r.port);
+        if (!keep) {
+            signal_group(r.pid, SIGKILL);
+            close(pidfd);
+            ++killed;
+            continue;
+        }
+        Session s;
+        s.id = r.id;
+        s.launcher = launcher;
+        s.application = r.application;
+        s.host = r.host;
+        s.port = r.port;
+        s.pid = r.pid;
+        s.state = SessionState::ready;
+        s.response = r.response;
+        Proc &p = procs_[s.id];
+        p.start_time = r.start_time;
+        p.pidfd = pidfd;
+        table_.add(s);
+        // After a crash the shared table still holds the predecessor's
+        // entries: children keep routing while we take over.
+        std::string route;
+        if (opts_.table &&
+            opts_.table->route(s.id.data(), s.id.size(), &route) == SharedTable::Lookup::found)
+            write_map_file(launcher);
+        else
+            publish(*table_.find(s.id));
+        ++adopted;
+    }
+    if (opts_.table)
+        for (const std::string &id : opts_.table->ids())
+            if (!table_.find(id))
+                opts_.table->erase(id);
+    if (adopted + gone + killed > 0)
+        log(LogLevel::notice, "PVL00050",
+            "took over " + std::to_string(adopted) + " running session(s); " +
+                std::to_string(gone) + " had ended, " + std::to_string(killed) +
+                " unfinished launch(es) or stop(s) killed");
+    save_state();
+}
+
+// Apache restarts: launches in flight are given up (their requests go with
+// the old generation), ready sessions stay for the next daemon.
+void SessionDaemon::detach() {
+    for (const std::string &id : table_.ids()) {
+        Session *s = table_.find(id);
+        if (s->state != SessionState::starting)
+            continue;
+        Proc &p = procs_[id];
+        if (p.creator >= 0) {
+            int fd = p.creator;
+            p.creator = -1;
+            respond(fd, 503, error_body("the launcher is restarting; try again"));
+        }
+        signal_group(s->pid, SIGKILL);
+        waitpid(s->pid, nullptr, 0);
+        stop_watching(p);
+        table_.remove(id);
+        procs_.erase(id);
+    }
+    save_state();
+    detached_ = true;
+    log(LogLevel::info, "PVL00034",
+        "handing " + std::to_string(table_.size()) + " session(s) over to the next daemon");
 }
 
 void SessionDaemon::begin_shutdown() {
@@ -711,6 +842,7 @@ int SessionDaemon::run() {
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, nullptr);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
@@ -724,10 +856,12 @@ int SessionDaemon::run() {
     fcntl(opts_.listen_fd, F_SETFL, fcntl(opts_.listen_fd, F_GETFL) | O_NONBLOCK);
     for (size_t l = 0; l < opts_.launchers.size(); ++l)
         write_map_file(static_cast<int>(l));
+    adopt();
 
     std::vector<struct pollfd> fds;
+    std::vector<std::string> pidfd_ids;
     for (;;) {
-        if (stopping_ && (table_.size() == 0 || Clock::now() >= stop_deadline_))
+        if (detached_ || (stopping_ && (table_.size() == 0 || Clock::now() >= stop_deadline_)))
             break;
         fds.clear();
         fds.push_back({sfd_, POLLIN, 0});
@@ -739,6 +873,13 @@ int SessionDaemon::run() {
                                                                  : POLLIN;
             fds.push_back({kv.first, ev, 0});
         }
+        const size_t first_pidfd = fds.size();
+        pidfd_ids.clear();
+        for (const auto &kv : procs_)
+            if (kv.second.pidfd >= 0) {
+                fds.push_back({kv.second.pidfd, POLLIN, 0});
+                pidfd_ids.push_back(kv.first);
+            }
         int n = poll(fds.data(), fds.size(), poll_timeout_ms());
         if (n < 0 && errno != EINTR)
             break;
@@ -747,6 +888,8 @@ int SessionDaemon::run() {
             while (read(sfd_, &si, sizeof si) == sizeof si) {
                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
                     begin_shutdown();
+                else if (si.ssi_signo == SIGUSR1)
+                    detach();
             }
             reap_children();
         }
@@ -754,10 +897,21 @@ int SessionDaemon::run() {
             handle_inotify();
         if (fds[2].revents & POLLIN)
             accept_clients();
-        for (size_t i = 3; i < fds.size(); ++i)
+        for (size_t i = 3; i < first_pidfd; ++i)
             if (fds[i].revents)
                 handle_conn_io(fds[i].fd, fds[i].revents);
+        for (size_t i = first_pidfd; i < fds.size(); ++i) {
+            Session *s = fds[i].revents ? table_.find(pidfd_ids[i - first_pidfd]) : nullptr;
+            if (s) {
+                signal_group(s->pid, SIGKILL); // what is left of its group
+                on_exit(*s, -1);
+            }
+        }
         handle_timers();
+    }
+    if (detached_) {
+        log(LogLevel::info, "PVL00033", "session daemon exiting; sessions kept");
+        return 0;
     }
     // What ignored even SIGKILL's deadline is killed and waited for here.
     for (const std::string &id : table_.ids()) {
@@ -771,6 +925,8 @@ int SessionDaemon::run() {
     }
     for (size_t l = 0; l < opts_.launchers.size(); ++l)
         write_map_file(static_cast<int>(l));
+    if (!opts_.state_path.empty())
+        unlink(opts_.state_path.c_str());
     log(LogLevel::info, "PVL00033", "session daemon exiting");
     return 0;
 }

@@ -5,6 +5,7 @@
 #include "../core/shared_table.h"
 #include "supervisor.h"
 
+#include <string>
 #include <sys/types.h>
 #include <vector>
 
@@ -18,10 +19,14 @@ struct DaemonOptions {
     double stop_grace = 5.0;  // seconds between SIGTERM and SIGKILL
     // What the children read; ports are numbered across launchers in order.
     SharedTable *table = nullptr;
+    // Where the table is persisted for the next daemon ("" : nowhere).
+    std::string state_path;
 };
 
-// Runs the event loop until SIGTERM, then stops every app and returns the
-// process exit code.
+// Runs the event loop. On start it re-adopts the live apps of the persisted
+// table. SIGTERM stops every app and forgets them (Apache stops); SIGUSR1
+// leaves the ready ones running for the next daemon (Apache restarts).
+// Returns the process exit code.
 int run_session_daemon(const DaemonOptions &opts);
 
 } // namespace pvl

@@ -7,6 +7,7 @@
 #include "glue.h"
 
 #include <apr_strings.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <mpm_common.h>
 #include <ap_mpm.h>
@@ -115,6 +116,7 @@ int bind_control_socket(apr_pool_t *p, server_rec *s, const std::string &path) {
     opts.client_uid = ap_unixd_config.user_id;
     opts.stop_grace = g.stop_grace;
     opts.table = &g.table;
+    opts.state_path = g.state_path;
     if (geteuid() == 0) {
         opts.apps_as.switch_user = true;
         opts.apps_as.user = g.app_user;
@@ -171,7 +173,10 @@ apr_status_t stop_session_daemon(void *data) {
         // No apr_proc_other_child_unregister() here: the registration's own
         // pconf cleanup, registered after this one, has already run.
         pid_t pid = g.daemon_pid;
-        kill(pid, SIGTERM);
+        // Apache stopping: the daemon stops every app. Apache restarting
+        // (graceful or not): it leaves them to the next generation's daemon.
+        const bool exiting = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING;
+        kill(pid, exiting ? SIGTERM : SIGUSR1);
         // The daemon gives its apps the grace period, then kills them.
         const long limit_ms = static_cast<long>(g.stop_grace * 1000) + 4000;
         long waited = 0;
@@ -236,6 +241,7 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     daemon_stopping = false;
     if (g.socket_path.empty())
         g.socket_path = ap_runtime_dir_relative(pconf, "pvlaunch.sock");
+    g.state_path = ap_runtime_dir_relative(pconf, "pvlaunch.state");
     if (g.app_user.empty()) {
         g.app_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";
         g.app_group = ap_unixd_config.group_name ? ap_unixd_config.group_name : "";

@@ -24,6 +24,7 @@ struct ServerConf {
 struct Globals {
     std::vector<std::unique_ptr<LauncherConfig>> launchers;
     std::string socket_path; // from PVLaunchSocket, or the runtime dir
+    std::string state_path;  // the daemon's persisted table, in the runtime dir
     std::string app_user;    // from PVLaunchUser, or Apache's User
     std::string app_group;
     double stop_grace = 5.0;

@@ -1,6 +1,7 @@
 // The children's view of the session table: src/core/shared_table.h.
 #include "core/shared_table.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -75,6 +76,12 @@ void attach_sees_what_the_writer_wrote(void **) {
     SharedTable reader;
     assert_true(reader.attach(m.mem.data(), m.mem.size()));
     assert_str_eq(route_of(reader, "id1"), "h:5");
+    assert_true(m.table.put("id2", 0, "h:6", 6, "{}"));
+    std::vector<std::string> ids = m.table.ids();
+    std::sort(ids.begin(), ids.end());
+    assert_int_equal(ids.size(), 2);
+    assert_str_eq(ids[0], "id1");
+    assert_str_eq(ids[1], "id2");
 }
 
 // Many inserts and deletions (with collisions in a small table) agree with
