@@ -62,7 +62,8 @@ integration:
 test:
 	@sh scripts/ensure-deps.sh test
 	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN)
-	$(UNIT_BIN)
+	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		$(UNIT_BIN)
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 run:

@@ -70,8 +70,9 @@ int bind_control_socket(apr_pool_t *p, server_rec *s, const std::string &path) {
         return -1;
     }
     // Only Apache's children (its User) and root may connect.
-    if (geteuid() == 0 &&
-        chown(path.c_str(), ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+    if (chmod(path.c_str(), 0600) != 0 ||
+        (geteuid() == 0 &&
+         chown(path.c_str(), ap_unixd_config.user_id, ap_unixd_config.group_id) != 0)) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      "PVL00203: cannot hand the control socket %s to User %s", path.c_str(),
                      ap_unixd_config.user_name);
