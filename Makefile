@@ -26,7 +26,7 @@ MOD_OBJ    := $(CORE_OBJ) $(DAEMON_SRC:%.cpp=$(BUILD)/obj/%.o) $(HTTPD_SRC:%.cpp
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/unit/test_*.cpp)
 UNIT_BIN   := $(BUILD)/unit_tests
 
-.PHONY: all deps install test unit integration run bench clean format
+.PHONY: all deps install test unit integration run bench fuzz fuzz-brief clean format
 
 all: deps $(BUILD)/mod_pvlaunch.so
 
@@ -64,6 +64,7 @@ test:
 	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN)
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		$(UNIT_BIN)
+	$(MAKE) fuzz-brief
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 run:
@@ -84,6 +85,52 @@ bench:
 	@sh scripts/ensure-deps.sh bench
 	$(MAKE) $(BUILD)/mod_pvlaunch.so $(BUILD)/bench/ready_app $(BUILD)/bench/table_size
 	$(PYTHON) bench/run_bench.py
+
+# libFuzzer targets (clang): the launcher config parser, the request body
+# handling and the template/sanitize engine. `make fuzz` runs each for
+# FUZZ_SECONDS; `make test` runs each briefly and replays fuzz/regressions.
+FUZZ_CXX     ?= clang++
+FUZZ_FLAGS   := -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := config payload template
+FUZZ_SECONDS ?= 60
+FUZZ_CORE_OBJ := $(CORE_SRC:%.cpp=$(BUILD)/fuzz/obj/%.o)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.cpp $(FUZZ_CORE_OBJ)
+	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_CORE_OBJ) -ljansson
+
+# A crash, a leak or a sanitizer report makes the fuzzer exit non-zero and
+# leaves the input in fuzz/regressions/<target>/, replayed by every test run.
+fuzz:
+	@sh scripts/ensure-deps.sh test
+	$(MAKE) $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t fuzz/regressions/$$t; \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-artifact_prefix=fuzz/regressions/$$t/ $(BUILD)/fuzz/corpus-$$t fuzz/corpus/$$t \
+			> $(BUILD)/fuzz/$$t.log 2>&1 || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+		grep -E "DONE|Done" $(BUILD)/fuzz/$$t.log | tail -1; \
+	done
+
+fuzz-brief:
+	$(MAKE) $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/regressions/$$t; \
+		$(BUILD)/fuzz/fuzz_$$t -runs=0 fuzz/regressions/$$t fuzz/corpus/$$t \
+			> $(BUILD)/fuzz/$$t.log 2>&1 || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+		mkdir -p $(BUILD)/fuzz/brief-$$t; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=5 -timeout=10 -artifact_prefix=$(BUILD)/fuzz/ \
+			$(BUILD)/fuzz/brief-$$t fuzz/corpus/$$t > $(BUILD)/fuzz/$$t.log 2>&1 \
+			|| { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+		echo "fuzz $$t: $$(grep -E 'DONE' $(BUILD)/fuzz/$$t.log | tail -1)"; \
+	done
+
+.SECONDARY: $(FUZZ_CORE_OBJ)
 
 format:
 	clang-format -i $(CORE_SRC) $(DAEMON_SRC) $(HTTPD_SRC) src/*/*.h
