@@ -17,6 +17,11 @@ Session *SessionTable::find(const std::string &id) {
     return it == sessions_.end() ? nullptr : &it->second;
 }
 
+const Session *SessionTable::find(const std::string &id) const {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : &it->second;
+}
+
 Session *SessionTable::find_by_pid(int pid) {
     auto it = by_pid_.find(pid);
     return it == by_pid_.end() ? nullptr : find(it->second);

@@ -32,6 +32,7 @@ class SessionTable {
     // False if the id is taken.
     bool add(Session s);
     Session *find(const std::string &id);
+    const Session *find(const std::string &id) const;
     Session *find_by_pid(int pid);
     bool remove(const std::string &id);
 

@@ -644,7 +644,7 @@ int SessionDaemon::poll_timeout_ms() const {
     auto next = now + std::chrono::seconds(60);
     for (const auto &kv : procs_) {
         const Proc &p = kv.second;
-        const Session *s = const_cast<SessionTable &>(table_).find(kv.first);
+        const Session *s = table_.find(kv.first);
         if (!s)
             continue;
         if (s->state == SessionState::starting)

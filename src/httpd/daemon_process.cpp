@@ -47,7 +47,7 @@ void daemon_log_sink(LogLevel level, const char *msgno, const std::string &text)
             static_cast<int>(getpid()), msgno, text.c_str());
 }
 
-int bind_control_socket(apr_pool_t *p, server_rec *s, const std::string &path) {
+int bind_control_socket(server_rec *s, const std::string &path) {
     struct sockaddr_un addr;
     std::memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
@@ -79,11 +79,10 @@ int bind_control_socket(apr_pool_t *p, server_rec *s, const std::string &path) {
         close(fd);
         return -1;
     }
-    (void)p;
     return fd;
 }
 
-[[noreturn]] void daemon_main(server_rec *s) {
+[[noreturn]] void daemon_main() {
     Globals &g = globals();
     // A session of its own: prefork's hard restart signals Apache's process
     // group, and that must not reach the daemon or its apps.
@@ -127,7 +126,6 @@ int bind_control_socket(apr_pool_t *p, server_rec *s, const std::string &path) {
     if (pw && pw->pw_dir)
         opts.apps_as.home = pw->pw_dir;
     log(LogLevel::info, "PVL00001", "session daemon started");
-    (void)s;
     _exit(run_session_daemon(opts));
 }
 
@@ -158,7 +156,7 @@ void fork_daemon(server_rec *s) {
         return;
     }
     if (pid == 0)
-        daemon_main(s);
+        daemon_main();
     globals().daemon_pid = pid;
     daemon_proc.pid = pid;
     daemon_proc.in = daemon_proc.out = daemon_proc.err = nullptr;
@@ -280,7 +278,7 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     apr_pool_cleanup_register(pconf, s, stop_session_daemon, apr_pool_cleanup_null);
     if (!map_shared_table(s))
         return HTTP_INTERNAL_SERVER_ERROR;
-    g.listen_fd = bind_control_socket(pconf, s, g.socket_path);
+    g.listen_fd = bind_control_socket(s, g.socket_path);
     if (g.listen_fd < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
     fork_daemon(s);
