@@ -26,7 +26,8 @@ MOD_OBJ    := $(CORE_OBJ) $(DAEMON_SRC:%.cpp=$(BUILD)/obj/%.o) $(HTTPD_SRC:%.cpp
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/unit/test_*.cpp)
 UNIT_BIN   := $(BUILD)/unit_tests
 
-.PHONY: all deps install test unit integration run bench fuzz fuzz-brief clean format
+.PHONY: all deps install test test-plain test-asan unit integration run bench fuzz fuzz-brief \
+	soak clean format
 
 all: deps $(BUILD)/mod_pvlaunch.so
 
@@ -59,7 +60,12 @@ integration:
 	$(MAKE) $(BUILD)/mod_pvlaunch.so
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
-test:
+# Everything CI runs: the plain suite (unit tests under valgrind, brief
+# fuzzing, integration tests with the short soak), then the same unit and
+# integration tests again with AddressSanitizer and UBSan.
+test: test-plain test-asan
+
+test-plain:
 	@sh scripts/ensure-deps.sh test
 	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN)
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
@@ -67,10 +73,38 @@ test:
 	$(MAKE) fuzz-brief
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
+# The module and the unit tests built with -fsanitize=address,undefined into
+# build/asan; apache2 itself is not instrumented, so the runtime is preloaded
+# into it. Any report (written to build/asan/reports) fails the run.
+ASAN_DIR     := $(BUILD)/asan
+ASAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_REPORTS := $(CURDIR)/$(ASAN_DIR)/reports
+
+test-asan:
+	@sh scripts/ensure-deps.sh test
+	$(MAKE) BUILD=$(ASAN_DIR) OPT="-O1 -g" SANITIZE="$(ASAN_FLAGS)" \
+		$(ASAN_DIR)/mod_pvlaunch.so $(ASAN_DIR)/unit_tests
+	$(ASAN_DIR)/unit_tests
+	rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	PVL_MODULE=$(CURDIR)/$(ASAN_DIR)/mod_pvlaunch.so \
+	PVL_SANITIZER_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	PVL_SANITIZER_LOG_DIR=$(ASAN_REPORTS) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then \
+		echo "sanitizer reports in $(ASAN_REPORTS):"; ls $(ASAN_REPORTS); exit 1; fi
+
 run:
 	@sh scripts/ensure-deps.sh run
 	$(MAKE) $(BUILD)/mod_pvlaunch.so
 	$(PYTHON) scripts/run_demo.py
+
+# 10,000 create/delete cycles mixed with bad requests, under event and
+# prefork, then an account of ports, processes, fds and memory (tests/soak.py;
+# SOAK_CYCLES to change the count). `make test` runs a short version.
+soak:
+	@sh scripts/ensure-deps.sh run
+	$(MAKE) $(BUILD)/mod_pvlaunch.so
+	$(PYTHON) tests/soak.py
 
 $(BUILD)/bench/ready_app: bench/ready_app.c
 	@mkdir -p $(dir $@)

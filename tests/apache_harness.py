@@ -15,7 +15,12 @@ import time
 import http.client
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE = os.path.join(REPO, "build", "mod_pvlaunch.so")
+# `make test-asan` points these at the sanitizer build: the module, and the
+# runtime that must be preloaded into apache2 (an uninstrumented binary;
+# libstdc++ too, or ASan cannot intercept C++ throws from the dlopened module).
+MODULE = os.environ.get("PVL_MODULE") or os.path.join(REPO, "build", "mod_pvlaunch.so")
+SANITIZER_PRELOAD = os.environ.get("PVL_SANITIZER_PRELOAD", "")
+SANITIZER_LOG_DIR = os.environ.get("PVL_SANITIZER_LOG_DIR", "")
 FAKE_APP = os.path.join(REPO, "tests", "fake_wslink_app.py")
 APACHE = "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
@@ -23,6 +28,35 @@ PYTHON = "/usr/bin/python3"
 
 # Lines of these levels in the error log fail a test unless it expects them.
 BAD_LEVEL = re.compile(r"\[[a-z_]+:(warn|error|crit|alert|emerg)\]")
+
+
+def apache_env():
+    """The environment apache2 runs with. Under the sanitizers, reports go to
+    files in PVL_SANITIZER_LOG_DIR, which the tests check stay empty. Leak
+    checking is off: Apache frees its pools at exit by design, not by free()."""
+    env = dict(os.environ)
+    if SANITIZER_PRELOAD:
+        env["LD_PRELOAD"] = SANITIZER_PRELOAD
+        log = os.path.join(SANITIZER_LOG_DIR or "/tmp", "report")
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:log_path=%s" % log
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:log_path=%s" % log
+    return env
+
+
+def sanitizer_reports():
+    """Sanitizer reports written since the last call (their names and text).
+    They stay in the directory, renamed seen-*, for `make test-asan` to count."""
+    if not SANITIZER_LOG_DIR or not os.path.isdir(SANITIZER_LOG_DIR):
+        return []
+    out = []
+    for name in sorted(os.listdir(SANITIZER_LOG_DIR)):
+        if name.startswith("seen-"):
+            continue
+        path = os.path.join(SANITIZER_LOG_DIR, name)
+        with open(path, errors="replace") as f:
+            out.append("%s:\n%s" % (name, f.read()[:4000]))
+        os.rename(path, os.path.join(SANITIZER_LOG_DIR, "seen-" + name))
+    return out
 
 
 def free_port():
@@ -154,12 +188,13 @@ class Apache:
             f.write("\n".join(lines) + "\n")
 
     def configtest(self):
-        return subprocess.run([APACHE, "-f", self.conf, "-t"], capture_output=True, text=True)
+        return subprocess.run([APACHE, "-f", self.conf, "-t"], capture_output=True, text=True,
+                              env=apache_env())
 
     def start(self, timeout=15):
         self.proc = subprocess.Popen([APACHE, "-f", self.conf, "-DFOREGROUND"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=apache_env())
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -178,7 +213,7 @@ class Apache:
 
     def signal(self, action):
         return subprocess.run([APACHE, "-f", self.conf, "-k", action],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=apache_env())
 
     def stop(self, timeout=20):
         if not self.proc or self.proc.poll() is not None:

@@ -84,6 +84,9 @@ class ServerFactory:
             bad = a.unexpected_log_lines(a.allowed_log)
             if bad:
                 problems.append("unexpected error log lines:\n" + "\n".join(bad))
+            reports = H.sanitizer_reports()
+            if reports:
+                problems.append("sanitizer reports:\n" + "\n".join(reports))
             if not problems:
                 shutil.rmtree(a.tmp, ignore_errors=True)
         return problems
