@@ -165,8 +165,10 @@ int pre_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *) noexcept {
 int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) noexcept {
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    if (globals().launchers.empty())
+    if (globals().launchers.empty()) {
+        stop_retained_daemon(s);
         return OK;
+    }
     try {
         return start_session_daemon(pconf, s);
     } catch (const std::exception &e) {

@@ -476,7 +476,10 @@ bool load_launcher_config(const std::string &path, LauncherConfig *out, std::str
         return false;
     }
     close(fd);
-    return parse_launcher_config(text, path, out, error);
+    if (!parse_launcher_config(text, path, out, error))
+        return false;
+    out->source = std::move(text);
+    return true;
 }
 
 } // namespace pvl

@@ -154,6 +154,7 @@ class SessionDaemon {
     void reap_children();
     void on_exit(Session &s, int status);
     void handle_inotify();
+    void handle_parent();
     void handle_timers();
     void write_map_file(int launcher);
     // A ready session becomes visible to the children and the map file, and
@@ -813,6 +814,45 @@ void SessionDaemon::detach() {
         "handing " + std::to_string(table_.size()) + " session(s) over to the next daemon");
 }
 
+void SessionDaemon::handle_parent() {
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg;
+    std::memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t n = recvmsg(opts_.parent_fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        // Apache's parent is gone without stopping us (killed): nobody will
+        // route to the apps any more, so they are stopped.
+        close(opts_.parent_fd);
+        opts_.parent_fd = -1;
+        log(LogLevel::warning, "PVL00045", "Apache's parent process is gone; stopping every session");
+        begin_shutdown();
+        return;
+    }
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        // The new generation's error log (logrotate renames the old one).
+        dup2(fd, 2);
+        close(fd);
+        log(LogLevel::info, "PVL00035",
+            "kept across Apache's restart with " + std::to_string(table_.size()) +
+                " session(s)");
+    }
+}
+
 void SessionDaemon::begin_shutdown() {
     if (stopping_)
         return;
@@ -867,6 +907,8 @@ int SessionDaemon::run() {
         fds.push_back({sfd_, POLLIN, 0});
         fds.push_back({ifd_, POLLIN, 0});
         fds.push_back({stopping_ ? -1 : opts_.listen_fd, POLLIN, 0});
+        fds.push_back({opts_.parent_fd, POLLIN, 0});
+        const size_t first_conn = fds.size();
         for (const auto &kv : conns_) {
             short ev = kv.second.phase == Conn::Phase::writing ? POLLOUT
                        : kv.second.phase == Conn::Phase::waiting ? POLLRDHUP
@@ -897,7 +939,9 @@ int SessionDaemon::run() {
             handle_inotify();
         if (fds[2].revents & POLLIN)
             accept_clients();
-        for (size_t i = 3; i < first_pidfd; ++i)
+        if (fds[3].revents)
+            handle_parent();
+        for (size_t i = first_conn; i < first_pidfd; ++i)
             if (fds[i].revents)
                 handle_conn_io(fds[i].fd, fds[i].revents);
         for (size_t i = first_pidfd; i < fds.size(); ++i) {

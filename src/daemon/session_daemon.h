@@ -21,11 +21,16 @@ struct DaemonOptions {
     SharedTable *table = nullptr;
     // Where the table is persisted for the next daemon ("" : nowhere).
     std::string state_path;
+    // From Apache's parent: a descriptor sent here (SCM_RIGHTS) becomes the
+    // daemon's stderr, i.e. the error log of the new generation; end of file
+    // means Apache's parent is gone. -1: none.
+    int parent_fd = -1;
 };
 
 // Runs the event loop. On start it re-adopts the live apps of the persisted
 // table. SIGTERM stops every app and forgets them (Apache stops); SIGUSR1
-// leaves the ready ones running for the next daemon (Apache restarts).
+// leaves the ready ones running for the next daemon (a restart that changed
+// the launcher configuration).
 // Returns the process exit code.
 int run_session_daemon(const DaemonOptions &opts);
 

@@ -1,7 +1,14 @@
 // Life cycle of the session daemon, seen from Apache's parent: the control
 // socket is bound here before the fork (so children can connect at once),
 // the daemon is forked into a session of its own, watched as an "other
-// child" and restarted if it dies, and stopped with the generation.
+// child" and restarted if it dies.
+//
+// The daemon outlives Apache's generations: a graceful or hard restart that
+// leaves the daemon's configuration as it was keeps the same daemon (its
+// apps stay its children, so it keeps reaping them), and only hands it the
+// new error log. A restart that changes that configuration asks the old
+// daemon to leave its ready apps running and forks a new one, which adopts
+// them from the persisted state. Apache's stop stops the daemon and its apps.
 #include "../core/log.h"
 #include "../daemon/session_daemon.h"
 #include "glue.h"
@@ -47,6 +54,56 @@ void daemon_log_sink(LogLevel level, const char *msgno, const std::string &text)
             static_cast<int>(getpid()), msgno, text.c_str());
 }
 
+// What survives the unload and reload of this module on a restart (Apache's
+// process pool): plain data, no pointer into the module.
+struct Retained {
+    pid_t pid;          // the daemon; 0: none
+    int listen_fd;      // the bound control socket
+    int channel_fd;     // our end of the socketpair to the daemon
+    void *table_mem;    // the shared table mapping
+    size_t table_len;
+    uint64_t fingerprint; // of everything the daemon was started with
+    char socket_path[sizeof(sockaddr_un::sun_path)];
+};
+
+Retained *retained() {
+    static const char key[] = "mod_pvlaunch.retained";
+    void *r = ap_retained_data_get(key);
+    if (!r) {
+        r = ap_retained_data_create(key, sizeof(Retained));
+        auto *ret = static_cast<Retained *>(r);
+        ret->listen_fd = ret->channel_fd = -1;
+    }
+    return static_cast<Retained *>(r);
+}
+
+// FNV-1a over the daemon's inputs: launcher files (their text as parsed),
+// resolved paths, identities and limits. Equal fingerprints: the running
+// daemon is exactly the one this configuration would start.
+uint64_t fingerprint(const Globals &g) {
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&h](const std::string &part) {
+        for (unsigned char c : part + '\0') {
+            h ^= c;
+            h *= 1099511628211ULL;
+        }
+    };
+    for (const auto &l : g.launchers) {
+        mix(l->file);
+        mix(l->source);
+        mix(l->log_dir);
+        mix(l->map_file);
+    }
+    mix(g.socket_path);
+    mix(g.state_path);
+    mix(g.app_user);
+    mix(g.app_group);
+    mix(std::to_string(g.stop_grace));
+    mix(std::to_string(ap_unixd_config.user_id));
+    mix(std::to_string(geteuid()));
+    return h;
+}
+
 int bind_control_socket(server_rec *s, const std::string &path) {
     struct sockaddr_un addr;
     std::memset(&addr, 0, sizeof addr);
@@ -82,7 +139,7 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     return fd;
 }
 
-[[noreturn]] void daemon_main() {
+[[noreturn]] void daemon_main(int channel) {
     Globals &g = globals();
     // A session of its own: prefork's hard restart signals Apache's process
     // group, and that must not reach the daemon or its apps.
@@ -96,21 +153,24 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int sig : {SIGTERM, SIGHUP, SIGUSR1, SIGWINCH, SIGINT, SIGCHLD, SIGALRM, SIGPIPE})
         signal(sig, SIG_DFL);
-    // Keep stdin/stdout quiet, stderr (the error log) and the control socket;
-    // close everything else inherited from Apache (listeners included).
+    // Keep stdin/stdout quiet, stderr (the error log), the control socket
+    // and the channel to Apache's parent; close everything else inherited
+    // from Apache (listeners included).
     int devnull = open("/dev/null", O_RDWR);
     if (devnull >= 0) {
         dup2(devnull, 0);
         dup2(devnull, 1);
     }
-    if (dup2(g.listen_fd, 3) < 0)
+    if (dup2(g.listen_fd, 3) < 0 || dup2(channel, 4) < 0)
         _exit(1);
-    close_range(4, ~0U, 0);
+    close_range(5, ~0U, 0);
     fcntl(3, F_SETFD, FD_CLOEXEC);
+    fcntl(4, F_SETFD, FD_CLOEXEC);
     log_set_sink(daemon_log_sink);
 
     DaemonOptions opts;
     opts.listen_fd = 3;
+    opts.parent_fd = 4;
     for (const auto &l : g.launchers)
         opts.launchers.push_back(l.get());
     opts.client_uid = ap_unixd_config.user_id;
@@ -140,6 +200,7 @@ void daemon_maintenance(int reason, void *data, apr_wait_t) {
         return;
     apr_proc_other_child_unregister(data);
     globals().daemon_pid = -1;
+    retained()->pid = 0;
     int mpm_state = AP_MPMQ_STARTING;
     ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
     if (daemon_stopping || mpm_state == AP_MPMQ_STOPPING)
@@ -149,14 +210,7 @@ void daemon_maintenance(int reason, void *data, apr_wait_t) {
     fork_daemon(s);
 }
 
-void fork_daemon(server_rec *s) {
-    pid_t pid = fork();
-    if (pid < 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "PVL00205: cannot fork the session daemon");
-        return;
-    }
-    if (pid == 0)
-        daemon_main();
+void watch_daemon(server_rec *s, pid_t pid) {
     globals().daemon_pid = pid;
     daemon_proc.pid = pid;
     daemon_proc.in = daemon_proc.out = daemon_proc.err = nullptr;
@@ -164,45 +218,84 @@ void fork_daemon(server_rec *s) {
                                   s->process->pconf);
 }
 
+void fork_daemon(server_rec *s) {
+    Retained *r = retained();
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     "PVL00205: cannot create the channel to the session daemon");
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "PVL00205: cannot fork the session daemon");
+        close(pair[0]);
+        close(pair[1]);
+        return;
+    }
+    if (pid == 0)
+        daemon_main(pair[1]);
+    close(pair[1]);
+    if (r->channel_fd >= 0)
+        close(r->channel_fd);
+    r->channel_fd = pair[0];
+    r->pid = pid;
+    watch_daemon(s, pid);
+}
+
+// Stops the daemon with `sig` (SIGTERM: stop every app; SIGUSR1: leave the
+// ready ones to a successor) and waits for it.
+void end_daemon(server_rec *s, pid_t pid, int sig, double grace) {
+    kill(pid, sig);
+    // The daemon gives its apps the grace period, then kills them.
+    const long limit_ms = static_cast<long>(grace * 1000) + 4000;
+    long waited = 0;
+    int status;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (waited >= limit_ms) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                         "PVL00206: the session daemon did not exit; killing it");
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        usleep(10000);
+        waited += 10;
+    }
+}
+
+// Closes and unmaps what the retained daemon used; it is gone.
+void release_retained(Retained *r) {
+    if (r->listen_fd >= 0) {
+        close(r->listen_fd);
+        unlink(r->socket_path);
+    }
+    if (r->channel_fd >= 0)
+        close(r->channel_fd);
+    if (r->table_mem)
+        munmap(r->table_mem, r->table_len);
+    std::memset(r, 0, sizeof *r);
+    r->listen_fd = r->channel_fd = -1;
+}
+
 apr_status_t stop_session_daemon(void *data) {
     auto *s = static_cast<server_rec *>(data);
     Globals &g = globals();
+    // A restart: the next generation decides whether this daemon stays.
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING)
+        return APR_SUCCESS;
+    // Apache stops: the daemon stops every app. No
+    // apr_proc_other_child_unregister() here: the registration's own pconf
+    // cleanup, registered after this one, has already run.
     daemon_stopping = true;
-    if (g.daemon_pid > 0) {
-        // No apr_proc_other_child_unregister() here: the registration's own
-        // pconf cleanup, registered after this one, has already run.
-        pid_t pid = g.daemon_pid;
-        // Apache stopping: the daemon stops every app. Apache restarting
-        // (graceful or not): it leaves them to the next generation's daemon.
-        const bool exiting = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING;
-        kill(pid, exiting ? SIGTERM : SIGUSR1);
-        // The daemon gives its apps the grace period, then kills them.
-        const long limit_ms = static_cast<long>(g.stop_grace * 1000) + 4000;
-        long waited = 0;
-        int status;
-        while (waitpid(pid, &status, WNOHANG) == 0) {
-            if (waited >= limit_ms) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                             "PVL00206: the session daemon did not exit; killing it");
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                break;
-            }
-            usleep(10000);
-            waited += 10;
-        }
-        g.daemon_pid = -1;
-    }
-    if (g.listen_fd >= 0) {
-        close(g.listen_fd);
-        g.listen_fd = -1;
-        unlink(g.socket_path.c_str());
-    }
-    if (g.table_mem) {
-        munmap(g.table_mem, g.table_len);
-        g.table_mem = nullptr;
-        g.table = SharedTable();
-    }
+    Retained *r = retained();
+    if (r->pid > 0)
+        end_daemon(s, r->pid, SIGTERM, g.stop_grace);
+    release_retained(r);
+    g.daemon_pid = -1;
+    g.listen_fd = -1;
+    g.table_mem = nullptr;
+    g.table = SharedTable();
     return APR_SUCCESS;
 }
 
@@ -227,12 +320,73 @@ bool map_shared_table(server_rec *s) {
     return g.table.format(mem, g.table_len, ports, SharedTable::default_body_size);
 }
 
+// The running daemon, if this generation keeps it: it must be alive (still
+// our child) and started from an identical configuration. Otherwise it is
+// asked to hand its ready apps over (SIGUSR1) and everything it used goes.
+bool keep_running_daemon(server_rec *s, uint64_t fp) {
+    Globals &g = globals();
+    Retained *r = retained();
+    if (r->pid <= 0)
+        return false;
+    int status;
+    const bool alive = waitpid(r->pid, &status, WNOHANG) == 0;
+    if (alive && r->fingerprint == fp && g.table.attach(r->table_mem, r->table_len)) {
+        g.listen_fd = r->listen_fd;
+        g.table_mem = r->table_mem;
+        g.table_len = r->table_len;
+        watch_daemon(s, r->pid);
+        // Its stderr is still the previous generation's error log, which
+        // logrotate may have renamed: hand it the current one.
+        char byte = 'L';
+        struct iovec iov = {&byte, 1};
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        std::memset(&control, 0, sizeof control);
+        struct msghdr msg;
+        std::memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof control.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        const int err_fd = 2;
+        std::memcpy(CMSG_DATA(c), &err_fd, sizeof err_fd);
+        if (sendmsg(r->channel_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                         "PVL00213: cannot hand the new error log to the session daemon");
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "PVL00212: keeping the session daemon (pid %ld) and its sessions",
+                     static_cast<long>(r->pid));
+        return true;
+    }
+    if (alive) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "PVL00214: the launcher configuration changed; handing the sessions "
+                     "over to a new session daemon");
+        end_daemon(s, r->pid, SIGUSR1, g.stop_grace);
+    }
+    release_retained(r);
+    return false;
+}
+
 } // namespace
 
 void protect_shared_table() {
     Globals &g = globals();
     if (g.table_mem)
         mprotect(g.table_mem, g.table_len, PROT_READ);
+    // Only Apache's parent talks to the daemon over the channel; its end of
+    // the channel closing tells the daemon that the parent is gone.
+    Retained *r = retained();
+    if (r->channel_fd >= 0) {
+        close(r->channel_fd);
+        r->channel_fd = -1;
+    }
 }
 
 int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
@@ -276,13 +430,32 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
             l->map_file = ap_server_root_relative(pconf, l->map_file.c_str());
     }
     apr_pool_cleanup_register(pconf, s, stop_session_daemon, apr_pool_cleanup_null);
+    const uint64_t fp = fingerprint(g);
+    if (keep_running_daemon(s, fp))
+        return OK;
     if (!map_shared_table(s))
         return HTTP_INTERNAL_SERVER_ERROR;
+    Retained *r = retained();
+    r->table_mem = g.table_mem;
+    r->table_len = g.table_len;
     g.listen_fd = bind_control_socket(s, g.socket_path);
     if (g.listen_fd < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
+    r->listen_fd = g.listen_fd;
+    std::snprintf(r->socket_path, sizeof r->socket_path, "%s", g.socket_path.c_str());
+    r->fingerprint = fp;
     fork_daemon(s);
     return g.daemon_pid > 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+void stop_retained_daemon(server_rec *s) {
+    Retained *r = retained();
+    if (r->pid <= 0)
+        return;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "PVL00215: no PVLaunchConfig any more; stopping the session daemon");
+    end_daemon(s, r->pid, SIGTERM, globals().stop_grace);
+    release_retained(r);
 }
 
 } // namespace pvl

@@ -46,6 +46,8 @@ inline ServerConf *server_conf(server_rec *s) {
 
 // daemon_process.cpp
 int start_session_daemon(apr_pool_t *pconf, server_rec *s);
+// A restart removed every PVLaunchConfig: the kept daemon stops its apps.
+void stop_retained_daemon(server_rec *s);
 // In each child: the shared table becomes read-only there.
 void protect_shared_table();
 
