@@ -126,6 +126,8 @@ struct Proc {
 class SessionDaemon {
   public:
     explicit SessionDaemon(const DaemonOptions &opts) : opts_(opts) {
+        if (!opts.state_path.empty())
+            journal_ = std::make_unique<StateJournal>(opts.state_path);
         size_t ports = 0;
         for (const auto *cfg : opts.launchers) {
             pools_.emplace_back(cfg->resources);
@@ -164,10 +166,16 @@ class SessionDaemon {
     int poll_timeout_ms() const;
     void begin_shutdown();
     void detach();
+    // The persisted table: one record per change, a full rewrite at
+    // hand-overs and when the journal has grown well past the table.
+    PersistedSession persisted(const Session &s);
+    void save_session(const Session &s);
+    void forget_session(const std::string &id);
     void save_state();
     void adopt();
 
     DaemonOptions opts_;
+    std::unique_ptr<StateJournal> journal_;
     std::vector<PortPool> pools_;
     std::vector<size_t> port_base_; // first shared-table port index per launcher
     SessionTable table_;
@@ -450,7 +458,7 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *payload) {
     p.start_time = process_start_time(pid);
     table_.add(s);
     Proc &stored = procs_[s.id] = std::move(p);
-    save_state();
+    save_session(s);
     Session &row = *table_.find(s.id);
     if (stored.ready_lines.empty())
         mark_ready(row, stored);
@@ -551,6 +559,9 @@ void SessionDaemon::on_exit(Session &s, int status) {
     std::string how = status < 0 ? std::string("exit status unknown: taken over from an earlier "
                                                "daemon")
                                  : describe_wait_status(status);
+    // Answers go out once the session is forgotten everywhere (table, map,
+    // journal): a client told "gone" must not find it again.
+    std::vector<std::pair<int, std::pair<int, std::string>>> answers;
     switch (s.state) {
     case SessionState::starting: {
         std::string tail = log_tail(p.log_path);
@@ -558,11 +569,12 @@ void SessionDaemon::on_exit(Session &s, int status) {
             "application " + s.application + " of session " + s.id +
                 " exited before it was ready (" + how + ")");
         if (p.creator >= 0) {
-            int fd = p.creator;
+            answers.push_back(
+                {p.creator,
+                 {502, error_body("application " + s.application +
+                                  " exited before it was ready (" + how +
+                                  "); last lines of its log:\n" + tail)}});
             p.creator = -1;
-            respond(fd, 502,
-                    error_body("application " + s.application + " exited before it was ready (" +
-                               how + "); last lines of its log:\n" + tail));
         }
         break;
     }
@@ -572,7 +584,7 @@ void SessionDaemon::on_exit(Session &s, int status) {
         break;
     case SessionState::stopping:
         for (int fd : p.delete_waiters)
-            respond(fd, 200, s.response);
+            answers.push_back({fd, {200, s.response}});
         break;
     }
     stop_watching(p);
@@ -584,7 +596,9 @@ void SessionDaemon::on_exit(Session &s, int status) {
     procs_.erase(gone.id);
     if (gone.state == SessionState::ready)
         unpublish(gone); // after the removal: the map file is rendered from the table
-    save_state();
+    forget_session(gone.id);
+    for (auto &a : answers)
+        respond(a.first, a.second.first, a.second.second);
 }
 
 void SessionDaemon::handle_inotify() {
@@ -689,7 +703,7 @@ void SessionDaemon::publish(const Session &s) {
             log(LogLevel::error, "PVL00045", "cannot publish session " + s.id);
     }
     write_map_file(s.launcher);
-    save_state();
+    save_session(s);
 }
 
 void SessionDaemon::unpublish(const Session &s) {
@@ -698,39 +712,54 @@ void SessionDaemon::unpublish(const Session &s) {
     write_map_file(s.launcher);
 }
 
+PersistedSession SessionDaemon::persisted(const Session &s) {
+    PersistedSession r;
+    r.id = s.id;
+    r.launcher_file = opts_.launchers[static_cast<size_t>(s.launcher)]->file;
+    r.application = s.application;
+    r.host = s.host;
+    r.port = s.port;
+    r.pid = s.pid;
+    r.start_time = procs_[s.id].start_time;
+    r.state = s.state == SessionState::ready      ? "ready"
+              : s.state == SessionState::starting ? "starting"
+                                                  : "stopping";
+    r.response = s.response;
+    return r;
+}
+
+void SessionDaemon::save_session(const Session &s) {
+    std::string error;
+    if (journal_ && !journal_->put(persisted(s), &error))
+        log(LogLevel::error, "PVL00046", error);
+    else if (journal_ && journal_->records() > 4 * table_.size() + 64)
+        save_state();
+}
+
+void SessionDaemon::forget_session(const std::string &id) {
+    std::string error;
+    if (journal_ && !journal_->erase(id, &error))
+        log(LogLevel::error, "PVL00046", error);
+    else if (journal_ && journal_->records() > 4 * table_.size() + 64)
+        save_state();
+}
+
 void SessionDaemon::save_state() {
-    if (opts_.state_path.empty())
+    if (!journal_)
         return;
     std::vector<PersistedSession> rows;
-    for (const std::string &id : table_.ids()) {
-        const Session &s = *table_.find(id);
-        PersistedSession r;
-        r.id = s.id;
-        r.launcher_file = opts_.launchers[static_cast<size_t>(s.launcher)]->file;
-        r.application = s.application;
-        r.host = s.host;
-        r.port = s.port;
-        r.pid = s.pid;
-        r.start_time = procs_[id].start_time;
-        r.state = s.state == SessionState::ready      ? "ready"
-                  : s.state == SessionState::starting ? "starting"
-                                                      : "stopping";
-        r.response = s.response;
-        rows.push_back(std::move(r));
-    }
+    for (const std::string &id : table_.ids())
+        rows.push_back(persisted(*table_.find(id)));
     std::string error;
-    if (!pvl::save_state(opts_.state_path, rows, &error))
+    if (!journal_->rewrite(rows, &error))
         log(LogLevel::error, "PVL00046", error);
 }
 
-// Sessions of the previous daemon: ready ones whose process is still the
-// same (pid and start time) are taken over; anything else still running
-// (a launch nobody waits for, a stop under way) is killed.
 void SessionDaemon::adopt() {
-    if (opts_.state_path.empty())
+    if (!journal_)
         return;
     size_t adopted = 0, gone = 0, killed = 0;
-    for (const PersistedSession &r : load_state(opts_.state_path)) {
+    for (const PersistedSession &r : journal_->load()) {
         int launcher = -1;
         for (size_t l = 0; l < opts_.launchers.size(); ++l)
             if (opts_.launchers[l]->file == r.launcher_file)
@@ -835,7 +864,7 @@ void SessionDaemon::handle_parent() {
         // route to the apps any more, so they are stopped.
         close(opts_.parent_fd);
         opts_.parent_fd = -1;
-        log(LogLevel::warning, "PVL00045", "Apache's parent process is gone; stopping every session");
+        log(LogLevel::warning, "PVL00047", "Apache's parent process is gone; stopping every session");
         begin_shutdown();
         return;
     }
@@ -969,8 +998,8 @@ int SessionDaemon::run() {
     }
     for (size_t l = 0; l < opts_.launchers.size(); ++l)
         write_map_file(static_cast<int>(l));
-    if (!opts_.state_path.empty())
-        unlink(opts_.state_path.c_str());
+    if (journal_)
+        journal_->remove_file();
     log(LogLevel::info, "PVL00033", "session daemon exiting");
     return 0;
 }

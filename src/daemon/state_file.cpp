@@ -11,60 +11,73 @@
 
 namespace pvl {
 
-bool save_state(const std::string &path, const std::vector<PersistedSession> &sessions,
-                std::string *error) {
-    JsonPtr arr(json_array());
-    for (const auto &s : sessions) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "id", s.id.c_str(),
-                              "launcher", s.launcher_file.c_str(), "application",
-                              s.application.c_str(), "host", s.host.c_str(), "port", s.port, "pid",
-                              s.pid, "start", static_cast<json_int_t>(s.start_time), "state",
-                              s.state.c_str(), "response", s.response.c_str());
-        if (o)
-            json_array_append_new(arr.get(), o);
+StateJournal::~StateJournal() {
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+std::vector<PersistedSession> StateJournal::load() const {
+    std::string text;
+    int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return {};
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        text.append(buf, static_cast<size_t>(n));
+    close(fd);
+    return replay_journal(text);
+}
+
+bool StateJournal::append(const std::string &line, std::string *error) {
+    if (fd_ < 0)
+        fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0 || write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        *error = std::string("cannot write ") + path_ + ": " + std::strerror(errno);
+        return false;
     }
-    std::string text = json_to_string(arr.get());
-    std::string tmp = path + ".tmp";
+    ++records_;
+    return true;
+}
+
+bool StateJournal::put(const PersistedSession &s, std::string *error) {
+    return append(journal_put_line(s), error);
+}
+
+bool StateJournal::erase(const std::string &id, std::string *error) {
+    return append(journal_del_line(id), error);
+}
+
+bool StateJournal::rewrite(const std::vector<PersistedSession> &all, std::string *error) {
+    std::string text;
+    for (const auto &s : all)
+        text += journal_put_line(s);
+    std::string tmp = path_ + ".tmp";
     int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     bool ok = fd >= 0 &&
               write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     if (fd >= 0)
         ok = close(fd) == 0 && ok;
-    ok = ok && rename(tmp.c_str(), path.c_str()) == 0;
+    ok = ok && rename(tmp.c_str(), path_.c_str()) == 0;
     if (!ok) {
-        *error = std::string("cannot write ") + path + ": " + std::strerror(errno);
+        *error = std::string("cannot write ") + path_ + ": " + std::strerror(errno);
         unlink(tmp.c_str());
+        return false;
     }
-    return ok;
+    // Later appends go to the new file.
+    if (fd_ >= 0)
+        close(fd_);
+    fd_ = -1;
+    records_ = all.size();
+    return true;
 }
 
-std::vector<PersistedSession> load_state(const std::string &path) {
-    std::vector<PersistedSession> out;
-    json_error_t jerr;
-    JsonPtr arr(json_load_file(path.c_str(), 0, &jerr));
-    if (!json_is_array(arr.get()))
-        return out;
-    size_t i;
-    json_t *o;
-    json_array_foreach(arr.get(), i, o) {
-        PersistedSession s;
-        const char *id = nullptr, *launcher = nullptr, *app = nullptr, *host = nullptr,
-                   *state = nullptr, *response = nullptr;
-        json_int_t start = 0;
-        if (json_unpack(o, "{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "id", &id, "launcher",
-                        &launcher, "application", &app, "host", &host, "port", &s.port, "pid",
-                        &s.pid, "start", &start, "state", &state, "response", &response) != 0)
-            continue;
-        s.id = id;
-        s.launcher_file = launcher;
-        s.application = app;
-        s.host = host;
-        s.start_time = static_cast<unsigned long long>(start);
-        s.state = state;
-        s.response = response;
-        out.push_back(std::move(s));
-    }
-    return out;
+void StateJournal::remove_file() {
+    if (fd_ >= 0)
+        close(fd_);
+    fd_ = -1;
+    records_ = 0;
+    unlink(path_.c_str());
 }
 
 unsigned long long process_start_time(int pid) {

@@ -1,28 +1,43 @@
-// The session daemon's persisted table, so that a new daemon (after a
-// restart of Apache, or after the old one was killed) re-adopts the apps
-// that still run. Written atomically (temp file + rename) on every change.
+// The session daemon's persisted table, so that a new daemon (after the old
+// one was killed, or a restart that changed its configuration) re-adopts
+// the apps that still run. Every change is written before it takes effect
+// for anyone else.
 #pragma once
+#include "../core/state_journal.h"
+
 #include <string>
 #include <vector>
 
 namespace pvl {
 
-struct PersistedSession {
-    std::string id;
-    std::string launcher_file; // which PVLaunchConfig it came from
-    std::string application;
-    std::string host;
-    int port = 0;
-    int pid = 0;
-    unsigned long long start_time = 0; // /proc/<pid>/stat field 22
-    std::string state;                 // starting, ready, stopping
-    std::string response;
-};
+// The journal file (see core/state_journal.h). Appends are single write()s
+// to an O_APPEND descriptor; a rewrite goes to a temporary file renamed over
+// the journal, so a crash at any point leaves a file that replays to the
+// table as it was before or after the change.
+class StateJournal {
+  public:
+    explicit StateJournal(std::string path) : path_(std::move(path)) {}
+    ~StateJournal();
+    StateJournal(const StateJournal &) = delete;
+    StateJournal &operator=(const StateJournal &) = delete;
 
-bool save_state(const std::string &path, const std::vector<PersistedSession> &sessions,
-                std::string *error);
-// A missing or unreadable file is an empty table.
-std::vector<PersistedSession> load_state(const std::string &path);
+    // A missing or unreadable file is an empty table.
+    std::vector<PersistedSession> load() const;
+    bool put(const PersistedSession &s, std::string *error);
+    bool erase(const std::string &id, std::string *error);
+    // Replaces the file with exactly these sessions.
+    bool rewrite(const std::vector<PersistedSession> &all, std::string *error);
+    // Records in the file (a compaction is due when this is much larger
+    // than the table).
+    size_t records() const { return records_; }
+    void remove_file();
+
+  private:
+    bool append(const std::string &line, std::string *error);
+    std::string path_;
+    int fd_ = -1;
+    size_t records_ = 0;
+};
 
 // The start time of a live process, 0 if there is none: with the pid it
 // names one process for good (pids are reused, start times are not).

@@ -223,7 +223,7 @@ void fork_daemon(server_rec *s) {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
-                     "PVL00205: cannot create the channel to the session daemon");
+                     "PVL00216: cannot create the channel to the session daemon");
         return;
     }
     pid_t pid = fork();

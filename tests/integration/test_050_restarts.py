@@ -163,3 +163,24 @@ def test_killed_daemon_comes_back_and_keeps_sessions(server):
     assert wait_until(lambda: a.json("GET", "/paraview/" + sessions[0]["id"])[0] == 404,
                       timeout=2)
     a.allowed_log.append("PVL00020")
+
+
+def test_killed_daemon_after_journal_compaction(event_server):
+    """Many changes compact the persisted journal; a daemon killed after
+    that still finds exactly the live sessions."""
+    a = event_server(count=45, allowed_log=["PVL00204"])
+    sessions = launch_many(a, 40)
+    for obj in sessions[10:]:
+        assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+    live = sessions[:10]
+    with open(os.path.join(a.tmp, "run", "pvlaunch.state")) as f:
+        records = f.read().splitlines()
+    # 40 launches and 30 deletes are 110 records; a compaction rewrote them
+    assert len(records) < 110, len(records)
+    old = a.daemon_pid()
+    os.kill(old, signal.SIGKILL)
+    assert wait_until(lambda: "took over 10 running session(s); 0 had ended" in a.read_log(),
+                      timeout=10), a.read_log()[-2000:]
+    all_answer(a, live)
+    for obj in sessions[10:]:
+        assert a.json("GET", "/paraview/" + obj["id"])[0] == 404

@@ -9,6 +9,7 @@ int main(void) {
     failures += run_port_pool_tests();
     failures += run_session_table_tests();
     failures += run_shared_table_tests();
+    failures += run_state_journal_tests();
     failures += run_config_tests();
     failures += run_launch_plan_tests();
     return failures > 255 ? 255 : failures;

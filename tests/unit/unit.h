@@ -22,6 +22,7 @@ int run_session_table_tests(void);
 int run_ids_tests(void);
 int run_protocol_tests(void);
 int run_shared_table_tests(void);
+int run_state_journal_tests(void);
 
 // Fails the current test unless `needle` occurs in `hay`, printing both.
 #define assert_contains(hay, needle)                                                              \
