@@ -245,11 +245,11 @@ bool parse_sanitize(Checker &c, json_t *j, LauncherConfig *cfg) {
                 return c.fail(where + " of type regexp has no \"regexp\"");
             if (!get_string(c, p, where + " regexp", &rule.pattern))
                 return false;
-            try {
-                rule.re = std::make_shared<const std::regex>(rule.pattern, std::regex::ECMAScript);
-            } catch (const std::regex_error &e) {
-                return c.fail(where + " regexp \"" + rule.pattern + "\" is invalid: " + e.what());
-            }
+            auto re = std::make_shared<Regex>();
+            std::string error;
+            if (!re->compile(rule.pattern, &error))
+                return c.fail(where + " regexp \"" + rule.pattern + "\" is invalid: " + error);
+            rule.re = std::move(re);
         } else {
             return c.fail(where + " has an unknown type \"" + type +
                           "\" (expected inList or regexp)");

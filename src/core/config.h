@@ -4,10 +4,10 @@
 // "applications", "wait_line", "resources" with "port").
 #pragma once
 #include "json.h"
+#include "regex.h"
 
 #include <map>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -18,7 +18,7 @@ struct SanitizeRule {
     Type type = Type::in_list;
     std::vector<std::string> list;
     std::string pattern;
-    std::shared_ptr<const std::regex> re;
+    std::shared_ptr<const Regex> re;
     bool has_default = false;
     std::string default_value;
 };

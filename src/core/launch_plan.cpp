@@ -6,13 +6,6 @@
 #include <map>
 
 namespace pvl {
-namespace {
-
-// Longer values are not matched against a regexp rule: std::regex recurses
-// per character and a client must not be able to exhaust the stack.
-constexpr size_t max_regexp_input = 1024;
-
-} // namespace
 
 JsonPtr parse_payload(const char *data, size_t len, LaunchError *err) {
     json_error_t jerr;
@@ -61,7 +54,7 @@ bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::strin
     if (rule.type == SanitizeRule::Type::in_list)
         ok = std::find(rule.list.begin(), rule.list.end(), *value) != rule.list.end();
     else
-        ok = value->size() <= max_regexp_input && std::regex_match(*value, *rule.re);
+        ok = rule.re->full_match(*value);
     if (ok)
         return true;
     if (rule.has_default) {
