@@ -6,11 +6,14 @@ int main(void) {
     failures += run_ids_tests();
     failures += run_protocol_tests();
     failures += run_template_tests();
+    failures += run_regex_tests();
     failures += run_port_pool_tests();
     failures += run_session_table_tests();
     failures += run_shared_table_tests();
     failures += run_state_journal_tests();
+    failures += run_launch_queue_tests();
     failures += run_config_tests();
     failures += run_launch_plan_tests();
+    failures += run_launch_format_tests();
     return failures > 255 ? 255 : failures;
 }

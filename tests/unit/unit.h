@@ -16,6 +16,7 @@ extern "C" {
 
 int run_config_tests(void);
 int run_template_tests(void);
+int run_regex_tests(void);
 int run_launch_plan_tests(void);
 int run_port_pool_tests(void);
 int run_session_table_tests(void);
@@ -23,6 +24,8 @@ int run_ids_tests(void);
 int run_protocol_tests(void);
 int run_shared_table_tests(void);
 int run_state_journal_tests(void);
+int run_launch_queue_tests(void);
+int run_launch_format_tests(void);
 
 // Fails the current test unless `needle` occurs in `hay`, printing both.
 #define assert_contains(hay, needle)                                                              \
