@@ -16,7 +16,7 @@ WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers
 OPT      ?= -O2 -g
 SANITIZE ?=
 CXXFLAGS += -std=c++17 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SANITIZE)
-CPPFLAGS += -I$(HTTPD_INC) -I$(APR_INC) $(HTTPD_DEFS)
+CPPFLAGS += -I$(HTTPD_INC) -I$(APR_INC) $(HTTPD_DEFS) -Isrc
 
 CORE_SRC   := $(wildcard src/core/*.cpp)
 DAEMON_SRC := $(wildcard src/daemon/*.cpp)
@@ -40,7 +40,11 @@ $(BUILD)/obj/%.o: %.cpp
 
 # ap_* and apr_* symbols come from the httpd binary: no -z defs here.
 $(BUILD)/mod_pvlaunch.so: $(MOD_OBJ)
-	$(CXX) -shared $(SANITIZE) -o $@ $^ -ljansson -lapr-1 -laprutil-1
+	$(CXX) -shared $(SANITIZE) -o $@ $^ -ljansson -lapr-1 -laprutil-1 -lcurl
+
+# The Status-Location notifier on its own, for tests/test_notifier.py.
+$(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/core/log.cpp
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $^ -lcurl
 
 $(UNIT_BIN): $(CORE_OBJ) $(wildcard tests/unit/*.cpp) $(wildcard tests/unit/*.h)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ $(wildcard tests/unit/*.cpp) $(CORE_OBJ) \
@@ -67,7 +71,7 @@ test: test-plain test-asan
 
 test-plain:
 	@sh scripts/ensure-deps.sh test
-	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN)
+	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		$(UNIT_BIN)
 	$(MAKE) fuzz-brief

@@ -10,6 +10,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <util_cfgtree.h>
 
 #include <cstdlib>
 #include <string>
@@ -40,6 +41,10 @@ void *merge_server_conf(apr_pool_t *p, void *basev, void *addv) {
     auto *out = new (apr_pcalloc(p, sizeof(ServerConf))) ServerConf();
     out->launcher = add->launcher >= 0 ? add->launcher : base->launcher;
     out->max_body = add->max_body >= 0 ? add->max_body : base->max_body;
+    const bool own_queue = add->queue_length >= 0;
+    out->queue_length = own_queue ? add->queue_length : base->queue_length;
+    out->queue_wait = own_queue ? add->queue_wait : base->queue_wait;
+    out->maintenance = add->maintenance >= 0 ? add->maintenance : base->maintenance;
     return out;
 }
 
@@ -103,6 +108,37 @@ const char *set_max_body(cmd_parms *cmd, void *, const char *arg) {
     return nullptr;
 }
 
+const char *set_queue(cmd_parms *cmd, void *, const char *length, const char *wait) {
+    char *end;
+    apr_int64_t n = apr_strtoi64(length, &end, 10);
+    if (*end || n < 0 || n > 100000)
+        return "PVLaunchQueue takes a queue length between 0 and 100000 (0: no queue) and a "
+               "maximum wait in seconds";
+    double w = std::strtod(wait, &end);
+    if (*end || !(w > 0) || w > 86400)
+        return "PVLaunchQueue: the maximum wait must be a number of seconds between 0 and 86400";
+    ServerConf *sc = server_conf(cmd->server);
+    sc->queue_length = static_cast<long>(n);
+    sc->queue_wait = w;
+    return nullptr;
+}
+
+const char *set_keep_finished(cmd_parms *cmd, void *, const char *arg) {
+    if (const char *err = check_global(cmd))
+        return err;
+    char *end;
+    double v = std::strtod(arg, &end);
+    if (*end || !(v >= 0) || v > 7 * 86400)
+        return "PVLaunchKeepFinished takes a number of seconds between 0 and 604800";
+    globals().keep_finished = v;
+    return nullptr;
+}
+
+const char *set_maintenance(cmd_parms *cmd, void *, int on) {
+    server_conf(cmd->server)->maintenance = on ? 1 : 0;
+    return nullptr;
+}
+
 using cmd_fn = const char *(*)();
 using any_fn = void (*)();
 
@@ -123,6 +159,13 @@ const command_rec directives[] = {
                   "Seconds between SIGTERM and SIGKILL when a session is stopped (default 5)"),
     PVL_DIRECTIVE(TAKE1, "PVLaunchMaxBody", set_max_body, RSRC_CONF,
                   "Largest accepted POST body in bytes (default 65536)"),
+    PVL_DIRECTIVE(TAKE2, "PVLaunchQueue", set_queue, RSRC_CONF,
+                  "Queue launches when at capacity: maximum queue length and maximum wait in "
+                  "seconds (default: no queue)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchKeepFinished", set_keep_finished, RSRC_CONF,
+                  "Seconds an ended asynchronous launch stays visible to GET (default 600)"),
+    PVL_DIRECTIVE(FLAG, "PVLaunchMaintenance", set_maintenance, RSRC_CONF,
+                  "On: new launches are refused with 503; sessions keep running (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
 
 void httpd_log_sink(LogLevel level, const char *msgno, const std::string &text) {
@@ -147,6 +190,9 @@ apr_status_t reset_globals(void *) {
     g.app_user.clear();
     g.app_group.clear();
     g.stop_grace = 5.0;
+    g.keep_finished = 600.0;
+    g.queues.clear();
+    g.api_bases.clear();
     return APR_SUCCESS;
 }
 
@@ -162,12 +208,78 @@ int pre_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *) noexcept {
     return OK;
 }
 
+// The first argument of a directive, without quotes and a section's '>'.
+std::string first_arg(const char *args) {
+    std::string a = args ? args : "";
+    size_t end = a.find_first_of(" \t>");
+    a = a.substr(0, end);
+    if (a.size() >= 2 && (a[0] == '"' || a[0] == '\'') && a.back() == a[0])
+        a = a.substr(1, a.size() - 2);
+    return a;
+}
+
+bool sets_handler(const ap_directive_t *d) {
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "SetHandler") == 0 &&
+            strcasecmp(first_arg(d->args).c_str(), "pvlaunch") == 0)
+            return true;
+        // <If>, <Else>, <Limit>... inside the <Location>
+        if (d->first_child && sets_handler(d->first_child))
+            return true;
+    }
+    return false;
+}
+
+// The paths of the <Location> sections that serve the API. A request is
+// matched to the longest of them: the section's path cannot be read back
+// from the request once an <If> inside it applied (its path is "*If").
+void collect_api_bases(const ap_directive_t *d, std::vector<std::string> *out) {
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "<Location") == 0) {
+            std::string path = first_arg(d->args);
+            while (!path.empty() && path.back() == '/')
+                path.pop_back();
+            if (sets_handler(d->first_child) && path.find_first_of("*?[~") == std::string::npos)
+                out->push_back(path);
+        } else if (d->first_child) {
+            collect_api_bases(d->first_child, out);
+        }
+    }
+}
+
 int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) noexcept {
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    if (globals().launchers.empty()) {
+    Globals &g = globals();
+    g.api_bases.clear();
+    collect_api_bases(ap_conftree, &g.api_bases);
+    if (g.launchers.empty()) {
         stop_retained_daemon(s);
         return OK;
+    }
+    // A launcher's queue comes from the servers that use it; they must agree.
+    g.queues.assign(g.launchers.size(), QueueOptions());
+    std::vector<server_rec *> set_by(g.launchers.size(), nullptr);
+    for (server_rec *v = s; v; v = v->next) {
+        const ServerConf *sc = server_conf(v);
+        if (sc->launcher < 0 || sc->queue_length < 0)
+            continue;
+        QueueOptions q;
+        q.max_length = static_cast<size_t>(sc->queue_length);
+        q.max_wait = sc->queue_wait;
+        QueueOptions &have = g.queues[static_cast<size_t>(sc->launcher)];
+        server_rec *&first = set_by[static_cast<size_t>(sc->launcher)];
+        if (first && (have.max_length != q.max_length || have.max_wait != q.max_wait)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v,
+                         "PVL00217: PVLaunchQueue differs between %s:%u and %s:%u, which share "
+                         "the launcher config %s; give the queue once, where PVLaunchConfig is",
+                         first->defn_name ? first->defn_name : "?", first->defn_line_number,
+                         v->defn_name ? v->defn_name : "?", v->defn_line_number,
+                         g.launchers[static_cast<size_t>(sc->launcher)]->file.c_str());
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        have = q;
+        first = v;
     }
     try {
         return start_session_daemon(pconf, s);

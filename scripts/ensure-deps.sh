@@ -2,8 +2,8 @@
 # Installs the Debian packages a make target needs, only those missing.
 # Usage: ensure-deps.sh build|test|run|bench
 set -eu
-build="g++ make apache2-dev libjansson-dev libapr1-dev libaprutil1-dev"
-run="apache2 curl python3 python3-msgpack python3-websockets"
+build="g++ make apache2-dev libjansson-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev"
+run="apache2 apache2-utils curl python3 python3-msgpack python3-websockets"
 test="libcmocka-dev python3-pytest valgrind clang libclang-rt-14-dev"
 bench="wrk"
 case "${1:-build}" in

@@ -143,7 +143,8 @@ class Apache:
 
     def write_conf(self, extra_conf="", stop_timeout=2, loglevel="info"):
         mods = ["authz_core", "mime", "rewrite", "proxy", "proxy_http", "proxy_wstunnel",
-                "headers", "alias"]
+                "headers", "alias", "auth_basic", "authn_core", "authn_file", "authz_user",
+                "authz_groupfile"]
         lines = [
             "ServerRoot %s" % self.tmp,
             "ServerName localhost",

@@ -100,7 +100,7 @@ void SharedTable::begin_write() {
 void SharedTable::end_write() { header_->seq.fetch_add(1, std::memory_order_release); }
 
 bool SharedTable::put(const std::string &id, int launcher, const std::string &route,
-                      uint32_t port_index, const std::string &body) {
+                      uint32_t port_index, const std::string &body, bool store_body) {
     if (!header_ || id.empty() || id.size() > max_id || route.size() > max_route ||
         port_index >= header_->ports || find(id.data(), id.size()) >= 0 ||
         header_->count >= header_->ports)
@@ -116,7 +116,7 @@ bool SharedTable::put(const std::string &id, int launcher, const std::string &ro
     std::memcpy(s.route, route.data(), route.size());
     s.launcher = static_cast<int16_t>(launcher);
     s.port_index = port_index;
-    if (body.size() <= header_->body_size) {
+    if (store_body && body.size() <= header_->body_size) {
         std::memcpy(bodies_ + static_cast<size_t>(port_index) * header_->body_size, body.data(),
                     body.size());
         s.body_len = static_cast<uint32_t>(body.size());

@@ -39,9 +39,10 @@ class SharedTable {
     bool attached() const { return header_ != nullptr; }
 
     // Writer. `port_index` names the body block. A body larger than a block
-    // is not stored: readers are told to ask the daemon.
+    // is not stored, nor one the daemon must render itself (store_body
+    // false): readers are told to ask the daemon.
     bool put(const std::string &id, int launcher, const std::string &route, uint32_t port_index,
-             const std::string &body);
+             const std::string &body, bool store_body = true);
     bool erase(const std::string &id);
     // Ids present (writer side: a new daemon reconciles its predecessor's
     // entries with what it re-adopted).

@@ -3,10 +3,12 @@
 #include "../core/ids.h"
 #include "../core/json.h"
 #include "../core/launch_plan.h"
+#include "../core/launch_queue.h"
 #include "../core/log.h"
 #include "../core/port_pool.h"
 #include "../core/protocol.h"
 #include "../core/session_table.h"
+#include "notifier.h"
 #include "state_file.h"
 
 #include <algorithm>
@@ -121,6 +123,22 @@ struct Proc {
     std::vector<int> delete_waiters;
     unsigned long long start_time = 0; // with the pid, names the process for good
     int pidfd = -1; // adopted apps are not our children: their exit shows here
+    // How its launch ends if it is stopped: canceled (DELETE, a client that
+    // went away) or failed (not ready in time).
+    LaunchState end_as = LaunchState::canceled;
+    std::string end_why = "stopped on request";
+    // What the queue listing shows of a session whose launch record was
+    // dropped once it started (a ParaViewWeb launch: nobody asks for more).
+    long request_number = 0;
+    SysTime request_time;
+    SysTime start_time_wall;
+};
+
+// A launch waiting in its launcher's queue.
+struct Waiting {
+    JsonPtr payload;
+    int creator = -1; // the held ParaViewWeb client, or -1 (asynchronous)
+    Clock::time_point deadline;
 };
 
 class SessionDaemon {
@@ -134,6 +152,8 @@ class SessionDaemon {
             port_base_.push_back(ports);
             ports += pools_.back().size();
         }
+        queues_.resize(opts.launchers.size());
+        bases_.resize(opts.launchers.size());
     }
     int run();
 
@@ -144,10 +164,30 @@ class SessionDaemon {
     void respond(int fd, int status, const std::string &body);
     void flush_conn(Conn &c);
     void dispatch(int fd, const std::string &line);
-    void op_create(int fd, int launcher, json_t *payload);
+    void op_create(int fd, int launcher, json_t *req);
     void op_get(int fd, int launcher, const std::string &id);
     void op_delete(int fd, int launcher, const std::string &id);
     void op_map(int fd, const std::string &id);
+    void op_list(int fd, int launcher);
+    void op_reorder(int fd, int launcher, json_t *req);
+
+    // Launches (seed 004): every create is one; it waits in the queue when
+    // the launcher is at capacity, runs as a session, then ends.
+    enum class Start { started, failed, no_capacity };
+    QueueOptions queue_options(int launcher) const;
+    Start start_launch(Launch &l, json_t *payload, int creator, LaunchError *err);
+    void drain_queue(int launcher);
+    // Ends a launch: its log entry, the Status-Location callback, and then
+    // it is forgotten, or kept for GET a while (tracked launches).
+    void finish_launch(const std::string &id, LaunchState state, const char *kind,
+                       const std::string &why);
+    void cancel_waiting(const std::string &id, int status, const std::string &why,
+                        LaunchState state);
+    // The launch resource, and the same wrapped for Apache's children
+    // ({"launch": ...}: they render it as JSON or XML).
+    JsonPtr launch_object(Launch &l);
+    std::string launch_body(Launch &l);
+    std::string new_id() const;
 
     void check_ready(Session &s, Proc &p);
     void mark_ready(Session &s, Proc &p);
@@ -176,6 +216,13 @@ class SessionDaemon {
 
     DaemonOptions opts_;
     std::unique_ptr<StateJournal> journal_;
+    std::map<std::string, Launch> launches_;
+    std::vector<LaunchQueue> queues_;
+    std::vector<std::string> bases_; // per launcher: the API's URL path
+    std::map<std::string, Waiting> waiting_;
+    std::map<std::string, Clock::time_point> forget_at_; // ended tracked launches
+    long next_request_number_ = 1;
+    Notifier notifier_;
     std::vector<PortPool> pools_;
     std::vector<size_t> port_base_; // first shared-table port index per launcher
     SessionTable table_;
@@ -231,12 +278,25 @@ void SessionDaemon::close_conn(int fd) {
             if (s && s->state == SessionState::starting) {
                 log(LogLevel::info, "PVL00031",
                     "launch of session " + s->id + " abandoned: the client went away");
+                p.end_as = LaunchState::canceled;
+                p.end_why = "the client went away before the session was ready";
                 stop_session(*s, p);
             }
         }
         auto &w = p.delete_waiters;
         w.erase(std::remove(w.begin(), w.end(), fd), w.end());
     }
+    // A held client that goes away loses its place: nothing is started for
+    // nobody.
+    for (auto &kv : waiting_)
+        if (kv.second.creator == fd) {
+            kv.second.creator = -1;
+            const std::string id = kv.first; // cancel_waiting erases the entry
+            log(LogLevel::info, "PVL00031",
+                "queued launch " + id + " abandoned: the client went away");
+            cancel_waiting(id, 0, "the client went away", LaunchState::canceled);
+            break;
+        }
     close(fd);
     conns_.erase(it);
 }
@@ -329,7 +389,11 @@ void SessionDaemon::dispatch(int fd, const std::string &line) {
     }
     int launcher = static_cast<int>(l);
     if (std::strcmp(op, "create") == 0)
-        op_create(fd, launcher, json_object_get(req.get(), "payload"));
+        op_create(fd, launcher, req.get());
+    else if (std::strcmp(op, "list") == 0)
+        op_list(fd, launcher);
+    else if (std::strcmp(op, "reorder") == 0)
+        op_reorder(fd, launcher, req.get());
     else if (std::strcmp(op, "get") == 0)
         op_get(fd, launcher, id);
     else if (std::strcmp(op, "delete") == 0)
@@ -344,6 +408,11 @@ void SessionDaemon::op_map(int fd, const std::string &id) {
 }
 
 void SessionDaemon::op_get(int fd, int launcher, const std::string &id) {
+    auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
+    if (lit != launches_.end() && lit->second.launcher == launcher && lit->second.tracked) {
+        respond(fd, 200, launch_body(lit->second));
+        return;
+    }
     Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
     if (!s || s->launcher != launcher || s->state != SessionState::ready) {
         respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?")));
@@ -353,18 +422,137 @@ void SessionDaemon::op_get(int fd, int launcher, const std::string &id) {
 }
 
 void SessionDaemon::op_delete(int fd, int launcher, const std::string &id) {
+    auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
+    Launch *l = lit != launches_.end() && lit->second.launcher == launcher ? &lit->second : nullptr;
+    if (l && l->state == LaunchState::waiting) {
+        log(LogLevel::info, "PVL00036", "queued launch " + id + " canceled on request");
+        const bool tracked = l->tracked;
+        cancel_waiting(id, 503, "the launch was canceled", LaunchState::canceled);
+        auto again = launches_.find(id);
+        if (tracked && again != launches_.end())
+            respond(fd, 200, launch_body(again->second));
+        else
+            respond(fd, 200, "{\"id\":\"" + id + "\",\"state\":\"canceled\"}");
+        return;
+    }
+    if (l && l->tracked && launch_ended(l->state)) {
+        respond(fd, 200, launch_body(*l));
+        return;
+    }
     Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
-    if (!s || s->launcher != launcher || s->state != SessionState::ready) {
+    // A tracked launch can be stopped while it starts; a ParaViewWeb
+    // session only once it is ready (its id is unknown before).
+    const bool stoppable = s && s->launcher == launcher &&
+                           (s->state == SessionState::ready ||
+                            (s->state == SessionState::starting && l && l->tracked));
+    if (!stoppable) {
         respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?")));
         return;
     }
     Proc &p = procs_[s->id];
     p.delete_waiters.push_back(fd);
+    p.end_as = LaunchState::canceled;
+    p.end_why = "stopped on request";
+    if (p.creator >= 0) {
+        int creator = p.creator;
+        p.creator = -1;
+        respond(creator, 503, error_body("the launch was canceled"));
+    }
     log(LogLevel::info, "PVL00032", "session " + s->id + " stopped on request");
     stop_session(*s, p);
 }
 
-void SessionDaemon::op_create(int fd, int launcher, json_t *payload) {
+void SessionDaemon::op_list(int fd, int launcher) {
+    JsonPtr arr(json_array());
+    // Running launches (sessions not being stopped) in request order, then
+    // the queue in start order.
+    std::vector<std::pair<long, JsonPtr>> running;
+    for (const std::string &id : table_.ids()) {
+        const Session *s = table_.find(id);
+        if (s->launcher != launcher || s->state == SessionState::stopping)
+            continue;
+        auto lit = launches_.find(id);
+        if (lit != launches_.end()) {
+            running.emplace_back(lit->second.request_number,
+                                 launch_summary_json(lit->second, 0));
+            continue;
+        }
+        const Proc &p = procs_[id];
+        Launch l;
+        l.id = id;
+        l.uri = bases_[static_cast<size_t>(launcher)] + "/" + id;
+        l.service = s->application;
+        l.state = LaunchState::running;
+        l.request_number = p.request_number;
+        l.request_time = p.request_time;
+        l.started = true;
+        l.start_time = p.start_time_wall;
+        running.emplace_back(l.request_number, launch_summary_json(l, 0));
+    }
+    std::sort(running.begin(), running.end(),
+              [](const auto &a, const auto &b) { return a.first < b.first; });
+    for (auto &r : running)
+        json_array_append_new(arr.get(), r.second.release());
+    const LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
+    size_t pos = 0;
+    for (const std::string &id : q.ids()) {
+        auto it = launches_.find(id);
+        if (it != launches_.end())
+            json_array_append_new(arr.get(), launch_summary_json(it->second, ++pos).release());
+    }
+    JsonPtr body(json_pack("{s:O}", "launches", arr.get()));
+    respond(fd, 200, json_to_string(body.get()));
+}
+
+void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
+    LaunchQueue::Direction d;
+    const char *dir = json_string_value(json_object_get(req, "direction"));
+    if (!dir || !LaunchQueue::parse_direction(dir, &d)) {
+        respond(fd, 400, error_body("direction must be top, up, down or bottom"));
+        return;
+    }
+    std::vector<std::string> ids;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(req, "ids"), i, v) {
+        if (const char *id = json_string_value(v))
+            ids.push_back(id);
+    }
+    if (ids.empty()) {
+        respond(fd, 400, error_body("give the launches to move as id parameters"));
+        return;
+    }
+    std::string unknown;
+    if (!queues_[static_cast<size_t>(launcher)].reorder(ids, d, &unknown)) {
+        respond(fd, 400,
+                error_body("no waiting launch with id " +
+                           (valid_session_id(unknown) ? unknown : std::string("?"))));
+        return;
+    }
+    log(LogLevel::info, "PVL00037",
+        std::to_string(ids.size()) + " queued launch(es) moved " + dir);
+    op_list(fd, launcher);
+}
+
+std::string SessionDaemon::new_id() const {
+    for (int tries = 0; tries < 4; ++tries) {
+        std::string id = random_token(16);
+        if (!id.empty() && !table_.find(id) && !launches_.count(id))
+            return id;
+    }
+    return std::string();
+}
+
+QueueOptions SessionDaemon::queue_options(int launcher) const {
+    size_t l = static_cast<size_t>(launcher);
+    return l < opts_.queues.size() ? opts_.queues[l] : QueueOptions();
+}
+
+void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
+    json_t *payload = json_object_get(req, "payload");
+    const bool async = json_is_true(json_object_get(req, "async"));
+    const char *notify = json_string_value(json_object_get(req, "notify"));
+    const char *base = json_string_value(json_object_get(req, "base"));
     if (stopping_) {
         respond(fd, 503, error_body("the launcher is shutting down"));
         return;
@@ -380,31 +568,106 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *payload) {
         respond(fd, err.status, error_body(err.message));
         return;
     }
-    if (cfg.max_session > 0 && table_.count(launcher) >= static_cast<size_t>(cfg.max_session)) {
-        respond(fd, 503,
-                error_body("the maximum number of sessions (" + std::to_string(cfg.max_session) +
-                           ") is reached; try again later"));
-        return;
-    }
-    ServerVars vars;
-    PortPool &pool = pools_[static_cast<size_t>(launcher)];
-    if (!pool.take(&vars.host, &vars.port, port_bindable)) {
-        respond(fd, 503, error_body("all resources are taken; try again later"));
-        return;
-    }
-    vars.id = random_token(16);
-    vars.secret = random_token(24);
-    vars.application = app;
-    LaunchPlan plan;
-    if (vars.id.empty() || vars.secret.empty() || table_.find(vars.id)) {
-        pool.release(vars.host, vars.port);
+    Launch l;
+    l.id = new_id();
+    if (l.id.empty()) {
         respond(fd, 500, error_body("cannot generate a session id"));
         return;
     }
-    if (!plan_launch(cfg, payload, vars, &plan, &err)) {
-        pool.release(vars.host, vars.port);
+    const SysTime now = std::chrono::system_clock::now();
+    l.launcher = launcher;
+    l.service = app;
+    if (base)
+        bases_[static_cast<size_t>(launcher)] = base;
+    l.uri = bases_[static_cast<size_t>(launcher)] + "/" + l.id;
+    l.request_number = next_request_number_++;
+    l.request_time = now;
+    l.arguments = launch_arguments(payload);
+    l.tracked = async;
+    l.status_location = notify ? notify : "";
+    l.add_log("progress", "launch of " + app + " requested", now);
+    const std::string id = l.id;
+    Launch &stored = launches_[id] = std::move(l);
+    LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
+    if (q.empty()) {
+        switch (start_launch(stored, payload, async ? -1 : fd, &err)) {
+        case Start::started:
+            if (async)
+                respond(fd, 202, launch_body(launches_[id]));
+            return;
+        case Start::failed:
+            launches_.erase(id);
+            respond(fd, err.status, error_body(err.message));
+            return;
+        case Start::no_capacity:
+            break;
+        }
+    }
+    const QueueOptions qo = queue_options(launcher);
+    if (q.size() >= qo.max_length) {
+        launches_.erase(id);
+        if (qo.max_length > 0)
+            respond(fd, 503, error_body("the launch queue is full (" +
+                                        std::to_string(qo.max_length) +
+                                        " waiting); try again later"));
+        else if (cfg.max_session > 0 &&
+                 table_.count(launcher) >= static_cast<size_t>(cfg.max_session))
+            respond(fd, 503, error_body("the maximum number of sessions (" +
+                                        std::to_string(cfg.max_session) +
+                                        ") is reached; try again later"));
+        else
+            respond(fd, 503, error_body("all resources are taken; try again later"));
+        return;
+    }
+    // Bad input is refused now, not after the wait: plan with the values
+    // the server would give it.
+    ServerVars probe;
+    probe.id = id;
+    probe.host = cfg.resources.empty() ? "localhost" : cfg.resources.front().host;
+    probe.port = cfg.resources.empty() ? 0 : cfg.resources.front().port_lo;
+    probe.secret = random_token(24);
+    probe.application = app;
+    LaunchPlan plan;
+    if (!plan_launch(cfg, payload, probe, &plan, &err)) {
+        launches_.erase(id);
         respond(fd, err.status, error_body(err.message));
         return;
+    }
+    q.push(id);
+    Waiting &w = waiting_[id];
+    w.payload = json_ref(payload);
+    w.creator = async ? -1 : fd;
+    w.deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(qo.max_wait * 1000.0));
+    stored.state = LaunchState::waiting;
+    stored.add_log("progress", "queued at position " + std::to_string(q.size()), now);
+    log(LogLevel::info, "PVL00038",
+        "launch " + id + " (" + app + ") queued at position " + std::to_string(q.size()));
+    if (async)
+        respond(fd, 202, launch_body(stored));
+}
+
+SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int creator,
+                                                 LaunchError *err) {
+    const int launcher = l.launcher;
+    const LauncherConfig &cfg = *opts_.launchers[static_cast<size_t>(launcher)];
+    if (cfg.max_session > 0 && table_.count(launcher) >= static_cast<size_t>(cfg.max_session))
+        return Start::no_capacity;
+    ServerVars vars;
+    PortPool &pool = pools_[static_cast<size_t>(launcher)];
+    if (!pool.take(&vars.host, &vars.port, port_bindable))
+        return Start::no_capacity;
+    vars.id = l.id;
+    vars.secret = random_token(24);
+    vars.application = l.service;
+    LaunchPlan plan;
+    if (vars.secret.empty()) {
+        pool.release(vars.host, vars.port);
+        *err = {500, "cannot generate a session secret"};
+        return Start::failed;
+    }
+    if (!plan_launch(cfg, payload, vars, &plan, err)) {
+        pool.release(vars.host, vars.port);
+        return Start::failed;
     }
 
     Proc p;
@@ -415,8 +678,8 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *payload) {
         pool.release(vars.host, vars.port);
         std::string why = "cannot open the session log " + p.log_path + ": " + strerror(errno);
         log(LogLevel::error, "PVL00041", why);
-        respond(fd, 500, error_body(why));
-        return;
+        *err = {500, why};
+        return Start::failed;
     }
     p.ready_lines = plan.ready_lines;
     for (const auto &r : p.ready_lines)
@@ -436,14 +699,14 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *payload) {
     if (pid < 0) {
         stop_watching(p);
         pool.release(vars.host, vars.port);
-        log(LogLevel::error, "PVL00042", "application " + app + ": " + spawn_error);
-        respond(fd, 502, error_body("application " + app + " could not be started: " + spawn_error));
-        return;
+        log(LogLevel::error, "PVL00042", "application " + l.service + ": " + spawn_error);
+        *err = {502, "application " + l.service + " could not be started: " + spawn_error};
+        return Start::failed;
     }
     Session s;
     s.id = vars.id;
     s.launcher = launcher;
-    s.application = app;
+    s.application = l.service;
     s.host = vars.host;
     s.port = vars.port;
     s.pid = pid;
@@ -452,18 +715,116 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *payload) {
     p.started = Clock::now();
     p.ready_deadline =
         p.started + std::chrono::milliseconds(static_cast<long>(cfg.timeout * 1000.0));
-    p.creator = fd;
+    p.creator = creator;
     if (p.wd >= 0)
         watches_[p.wd] = s.id;
     p.start_time = process_start_time(pid);
+    const SysTime now = std::chrono::system_clock::now();
+    p.request_number = l.request_number;
+    p.request_time = l.request_time;
+    p.start_time_wall = now;
+    l.state = LaunchState::running;
+    l.started = true;
+    l.start_time = now;
+    l.erase_status("queuePosition");
+    l.add_log("progress", "application " + l.service + " started", now);
     table_.add(s);
     Proc &stored = procs_[s.id] = std::move(p);
     save_session(s);
+    // A ParaViewWeb launch needs its record no more: the session and its
+    // Proc say what the listing shows (a site keeps thousands of them).
+    if (!l.tracked && l.status_location.empty())
+        launches_.erase(s.id);
     Session &row = *table_.find(s.id);
     if (stored.ready_lines.empty())
         mark_ready(row, stored);
     else
         check_ready(row, stored);
+    return Start::started;
+}
+
+void SessionDaemon::drain_queue(int launcher) {
+    LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
+    while (!q.empty() && !stopping_) {
+        const std::string id = q.front();
+        auto wit = waiting_.find(id);
+        auto lit = launches_.find(id);
+        if (wit == waiting_.end() || lit == launches_.end()) {
+            q.pop_front();
+            continue;
+        }
+        LaunchError err;
+        Start st = start_launch(lit->second, wit->second.payload.get(), wit->second.creator, &err);
+        if (st == Start::no_capacity)
+            return;
+        q.pop_front();
+        const int creator = wit->second.creator;
+        waiting_.erase(wit);
+        if (st == Start::failed) {
+            if (creator >= 0)
+                respond(creator, err.status, error_body(err.message));
+            finish_launch(id, LaunchState::failed, "error", err.message);
+        }
+    }
+}
+
+void SessionDaemon::cancel_waiting(const std::string &id, int status, const std::string &why,
+                                   LaunchState state) {
+    auto wit = waiting_.find(id);
+    if (wit == waiting_.end())
+        return;
+    const int creator = wit->second.creator;
+    waiting_.erase(wit);
+    auto lit = launches_.find(id);
+    if (lit != launches_.end())
+        queues_[static_cast<size_t>(lit->second.launcher)].remove(id);
+    if (creator >= 0 && status > 0)
+        respond(creator, status, error_body(why));
+    finish_launch(id, state, state == LaunchState::failed ? "error" : "warning", why);
+}
+
+void SessionDaemon::finish_launch(const std::string &id, LaunchState state, const char *kind,
+                                  const std::string &why) {
+    auto it = launches_.find(id);
+    if (it == launches_.end())
+        return;
+    Launch &l = it->second;
+    const SysTime now = std::chrono::system_clock::now();
+    if (!l.end(state, now))
+        return;
+    l.add_log(kind, why, now);
+    if (!l.status_location.empty()) {
+        std::string error;
+        if (!notifier_.post(l.status_location, json_to_string(launch_object(l).get()),
+                            "application/json", &error))
+            log(LogLevel::warning, "PVL00039",
+                "launch " + id + ": no status notification: " + error);
+    }
+    if (l.tracked && opts_.keep_finished > 0)
+        forget_at_[id] =
+            Clock::now() + std::chrono::milliseconds(static_cast<long>(opts_.keep_finished * 1000));
+    else
+        launches_.erase(it);
+}
+
+JsonPtr SessionDaemon::launch_object(Launch &l) {
+    LaunchQueue &q = queues_[static_cast<size_t>(l.launcher)];
+    if (l.state == LaunchState::waiting)
+        l.set_status("queuePosition", std::to_string(q.position(l.id)));
+    const Session *s = table_.find(l.id);
+    JsonPtr session;
+    if (s && s->state == SessionState::ready)
+        session.reset(json_loads(s->response.c_str(), 0, nullptr));
+    l.set_status("sessionState", s ? (s->state == SessionState::ready      ? "ready"
+                                      : s->state == SessionState::starting ? "starting"
+                                                                           : "stopping")
+                                   : (l.state == LaunchState::waiting ? "queued" : "ended"));
+    return launch_json(l, session.get(), std::chrono::system_clock::now());
+}
+
+std::string SessionDaemon::launch_body(Launch &l) {
+    JsonPtr body(json_pack("{s:o}", "launch", launch_object(l).release()));
+    return json_to_string(body.get());
 }
 
 void SessionDaemon::stop_watching(Proc &p) {
@@ -513,6 +874,16 @@ void SessionDaemon::mark_ready(Session &s, Proc &p) {
     log(LogLevel::info, "PVL00010",
         "session " + s.id + " (" + s.application + ") ready on " + s.host_port() + " in " +
             std::to_string(ms.count() / 1000.0) + " ms");
+    auto lit = launches_.find(s.id);
+    if (lit != launches_.end() && lit->second.tracked) {
+        lit->second.add_log("output", "application ready", std::chrono::system_clock::now());
+    } else if (lit != launches_.end()) {
+        // Only the queue listing reads an untracked launch from now on.
+        Launch &l = lit->second;
+        decltype(l.log)().swap(l.log);
+        decltype(l.arguments)().swap(l.arguments);
+        decltype(l.status)().swap(l.status);
+    }
     publish(s);
     if (p.creator >= 0) {
         int fd = p.creator;
@@ -559,32 +930,49 @@ void SessionDaemon::on_exit(Session &s, int status) {
     std::string how = status < 0 ? std::string("exit status unknown: taken over from an earlier "
                                                "daemon")
                                  : describe_wait_status(status);
+    auto lit = launches_.find(s.id);
+    const bool tracked = lit != launches_.end() && lit->second.tracked;
     // Answers go out once the session is forgotten everywhere (table, map,
     // journal): a client told "gone" must not find it again.
     std::vector<std::pair<int, std::pair<int, std::string>>> answers;
+    std::vector<int> delete_waiters;
+    LaunchState end = LaunchState::completed;
+    const char *kind = "progress";
+    std::string why;
     switch (s.state) {
     case SessionState::starting: {
         std::string tail = log_tail(p.log_path);
+        why = "application " + s.application + " exited before it was ready (" + how + ")";
         log(LogLevel::warning, "PVL00021",
             "application " + s.application + " of session " + s.id +
                 " exited before it was ready (" + how + ")");
         if (p.creator >= 0) {
             answers.push_back(
-                {p.creator,
-                 {502, error_body("application " + s.application +
-                                  " exited before it was ready (" + how +
-                                  "); last lines of its log:\n" + tail)}});
+                {p.creator, {502, error_body(why + "; last lines of its log:\n" + tail)}});
             p.creator = -1;
         }
+        end = LaunchState::failed;
+        kind = "error";
         break;
     }
     case SessionState::ready:
         log(LogLevel::notice, "PVL00020",
             "session " + s.id + " (" + s.application + ") ended by itself (" + how + ")");
+        why = "application ended by itself (" + how + ")";
+        if (status >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            end = LaunchState::failed;
+            kind = "error";
+        }
         break;
     case SessionState::stopping:
-        for (int fd : p.delete_waiters)
-            answers.push_back({fd, {200, s.response}});
+        end = p.end_as;
+        why = p.end_why;
+        kind = end == LaunchState::failed ? "error" : "progress";
+        if (tracked)
+            delete_waiters = p.delete_waiters;
+        else
+            for (int fd : p.delete_waiters)
+                answers.push_back({fd, {200, s.response}});
         break;
     }
     stop_watching(p);
@@ -597,8 +985,16 @@ void SessionDaemon::on_exit(Session &s, int status) {
     if (gone.state == SessionState::ready)
         unpublish(gone); // after the removal: the map file is rendered from the table
     forget_session(gone.id);
+    finish_launch(gone.id, end, kind, why);
     for (auto &a : answers)
         respond(a.first, a.second.first, a.second.second);
+    if (!delete_waiters.empty()) {
+        auto again = launches_.find(gone.id);
+        std::string body = again != launches_.end() ? launch_body(again->second) : gone.response;
+        for (int fd : delete_waiters)
+            respond(fd, 200, body);
+    }
+    drain_queue(gone.launcher);
 }
 
 void SessionDaemon::handle_inotify() {
@@ -622,6 +1018,30 @@ void SessionDaemon::handle_inotify() {
 
 void SessionDaemon::handle_timers() {
     auto now = Clock::now();
+    std::vector<std::string> expired;
+    for (const auto &kv : waiting_)
+        if (now >= kv.second.deadline)
+            expired.push_back(kv.first);
+    for (const std::string &id : expired) {
+        auto lit = launches_.find(id);
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%g",
+                      queue_options(lit != launches_.end() ? lit->second.launcher : 0).max_wait);
+        log(LogLevel::notice, "PVL00024",
+            "queued launch " + id + " waited " + secs + " s without a free slot; removed");
+        cancel_waiting(id, 503,
+                       std::string("no session could be started within the maximum wait of ") +
+                           secs + " s; try again later",
+                       LaunchState::failed);
+    }
+    for (auto it = forget_at_.begin(); it != forget_at_.end();) {
+        if (now >= it->second) {
+            launches_.erase(it->first);
+            it = forget_at_.erase(it);
+        } else {
+            ++it;
+        }
+    }
     for (const std::string &id : table_.ids()) {
         Session *s = table_.find(id);
         Proc &p = procs_[id];
@@ -644,6 +1064,8 @@ void SessionDaemon::handle_timers() {
                                    " did not print its ready line within the timeout of " + secs +
                                    " s; last lines of its log:\n" + tail));
             }
+            p.end_as = LaunchState::failed;
+            p.end_why = std::string("not ready within the timeout of ") + secs + " s";
             stop_session(*s, p);
         } else if (s->state == SessionState::stopping && !p.killed && now >= p.kill_deadline) {
             log(LogLevel::notice, "PVL00023",
@@ -669,6 +1091,13 @@ int SessionDaemon::poll_timeout_ms() const {
     }
     if (stopping_)
         next = std::min(next, stop_deadline_);
+    for (const auto &kv : waiting_)
+        next = std::min(next, kv.second.deadline);
+    for (const auto &kv : forget_at_)
+        next = std::min(next, kv.second);
+    int notifier_ms = notifier_.timeout_ms();
+    if (notifier_ms >= 0)
+        next = std::min(next, now + std::chrono::milliseconds(notifier_ms));
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
     return ms < 0 ? 0 : static_cast<int>(ms);
 }
@@ -698,8 +1127,12 @@ void SessionDaemon::publish(const Session &s) {
     if (opts_.table) {
         size_t l = static_cast<size_t>(s.launcher);
         long idx = pools_[l].index_of(s.host, s.port);
+        // A tracked launch's GET is rendered by the daemon (it changes).
+        auto lit = launches_.find(s.id);
+        const bool store = lit == launches_.end() || !lit->second.tracked;
         if (idx < 0 || !opts_.table->put(s.id, s.launcher, s.host_port(),
-                                         static_cast<uint32_t>(port_base_[l] + idx), s.response))
+                                         static_cast<uint32_t>(port_base_[l] + idx), s.response,
+                                         store))
             log(LogLevel::error, "PVL00045", "cannot publish session " + s.id);
     }
     write_map_file(s.launcher);
@@ -795,6 +1228,9 @@ void SessionDaemon::adopt() {
         Proc &p = procs_[s.id];
         p.start_time = r.start_time;
         p.pidfd = pidfd;
+        // What the queue listing shows; the request time is not persisted.
+        p.request_number = next_request_number_++;
+        p.request_time = p.start_time_wall = std::chrono::system_clock::now();
         table_.add(s);
         // After a crash the shared table still holds the predecessor's
         // entries: children keep routing while we take over.
@@ -837,6 +1273,12 @@ void SessionDaemon::detach() {
         table_.remove(id);
         procs_.erase(id);
     }
+    // Queued launches are not handed over: their clients are told to retry.
+    std::vector<std::string> queued;
+    for (const auto &kv : waiting_)
+        queued.push_back(kv.first);
+    for (const std::string &id : queued)
+        cancel_waiting(id, 503, "the launcher is restarting; try again", LaunchState::canceled);
     save_state();
     detached_ = true;
     log(LogLevel::info, "PVL00034",
@@ -891,6 +1333,11 @@ void SessionDaemon::begin_shutdown() {
         std::chrono::seconds(2);
     log(LogLevel::info, "PVL00030",
         "stopping " + std::to_string(table_.size()) + " session(s) before exiting");
+    std::vector<std::string> queued;
+    for (const auto &kv : waiting_)
+        queued.push_back(kv.first);
+    for (const std::string &id : queued)
+        cancel_waiting(id, 503, "the launcher is shutting down", LaunchState::canceled);
     for (const std::string &id : table_.ids()) {
         Session *s = table_.find(id);
         Proc &p = procs_[id];
@@ -899,6 +1346,8 @@ void SessionDaemon::begin_shutdown() {
             p.creator = -1;
             respond(fd, 503, error_body("the launcher is shutting down"));
         }
+        p.end_as = LaunchState::canceled;
+        p.end_why = "the launcher stopped";
         stop_session(*s, p);
     }
 }
@@ -951,6 +1400,8 @@ int SessionDaemon::run() {
                 fds.push_back({kv.second.pidfd, POLLIN, 0});
                 pidfd_ids.push_back(kv.first);
             }
+        const size_t first_notifier = fds.size();
+        notifier_.add_pollfds(fds);
         int n = poll(fds.data(), fds.size(), poll_timeout_ms());
         if (n < 0 && errno != EINTR)
             break;
@@ -973,7 +1424,8 @@ int SessionDaemon::run() {
         for (size_t i = first_conn; i < first_pidfd; ++i)
             if (fds[i].revents)
                 handle_conn_io(fds[i].fd, fds[i].revents);
-        for (size_t i = first_pidfd; i < fds.size(); ++i) {
+        notifier_.on_poll(fds.data() + first_notifier, fds.size() - first_notifier);
+        for (size_t i = first_pidfd; i < first_notifier; ++i) {
             Session *s = fds[i].revents ? table_.find(pidfd_ids[i - first_pidfd]) : nullptr;
             if (s) {
                 signal_group(s->pid, SIGKILL); // what is left of its group

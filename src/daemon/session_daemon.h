@@ -11,6 +11,13 @@
 
 namespace pvl {
 
+// PVLaunchQueue: when a launcher is at capacity, launches wait, in order,
+// up to max_length of them and max_wait seconds each. max_length 0: none.
+struct QueueOptions {
+    size_t max_length = 0;
+    double max_wait = 0;
+};
+
 struct DaemonOptions {
     int listen_fd = -1;
     std::vector<const LauncherConfig *> launchers;
@@ -25,6 +32,10 @@ struct DaemonOptions {
     // daemon's stderr, i.e. the error log of the new generation; end of file
     // means Apache's parent is gone. -1: none.
     int parent_fd = -1;
+    // Per launcher (missing: no queue).
+    std::vector<QueueOptions> queues;
+    // How long an ended seed 004 launch stays visible to GET.
+    double keep_finished = 600;
 };
 
 // Runs the event loop. On start it re-adopts the live apps of the persisted

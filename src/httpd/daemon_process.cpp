@@ -99,6 +99,9 @@ uint64_t fingerprint(const Globals &g) {
     mix(g.app_user);
     mix(g.app_group);
     mix(std::to_string(g.stop_grace));
+    mix(std::to_string(g.keep_finished));
+    for (const auto &q : g.queues)
+        mix(std::to_string(q.max_length) + "/" + std::to_string(q.max_wait));
     mix(std::to_string(ap_unixd_config.user_id));
     mix(std::to_string(geteuid()));
     return h;
@@ -177,6 +180,8 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     opts.stop_grace = g.stop_grace;
     opts.table = &g.table;
     opts.state_path = g.state_path;
+    opts.queues = g.queues;
+    opts.keep_finished = g.keep_finished;
     if (geteuid() == 0) {
         opts.apps_as.switch_user = true;
         opts.apps_as.user = g.app_user;

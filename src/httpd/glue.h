@@ -3,6 +3,7 @@
 #pragma once
 #include "../core/config.h"
 #include "../core/shared_table.h"
+#include "../daemon/session_daemon.h"
 
 #include <httpd.h>
 #include <http_config.h>
@@ -19,6 +20,9 @@ namespace pvl {
 struct ServerConf {
     int launcher = -1;          // index into Globals::launchers; -1: none
     apr_off_t max_body = -1;    // -1: unset
+    long queue_length = -1;     // PVLaunchQueue; -1: unset
+    double queue_wait = 0;
+    int maintenance = -1;       // PVLaunchMaintenance; -1: unset
 };
 
 struct Globals {
@@ -28,6 +32,9 @@ struct Globals {
     std::string app_user;    // from PVLaunchUser, or Apache's User
     std::string app_group;
     double stop_grace = 5.0;
+    double keep_finished = 600.0; // PVLaunchKeepFinished
+    std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
+    std::vector<std::string> api_bases; // <Location> paths with SetHandler pvlaunch
     int listen_fd = -1;
     pid_t daemon_pid = -1;
     // Written by the daemon, read by the children (mapped before both forks).

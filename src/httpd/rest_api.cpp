@@ -4,9 +4,21 @@
 //   DELETE <location>/<id>  stop the session, answer its object
 // and the int:pvsession RewriteMap function. Every answer is JSON, errors
 // are {"error": "..."}.
+//
+// Seed 004's launch interface on the same URLs, for clients that ask for it:
+//   POST <location> with "Prefer: respond-async" (JSON body), or
+//   POST <location>?id=<application> with form fields (multipart or
+//        urlencoded) or parameters as headers: answered at once (202 or 200)
+//        with Content-Location <location>/<id>; GET and DELETE there give
+//        the launch resource (JSON, or XML with Accept: application/xml);
+//   "Status-Location: <url>": the daemon POSTs the launch there when it ends;
+//   GET <location> (list) and PUT <location>?id=..&direction=.. (reorder
+//        the queue): for an administrator authenticated by Apache.
 #include "../core/ids.h"
 #include "../core/json.h"
+#include "../core/launch_format.h"
 #include "../core/launch_plan.h"
+#include "../core/template.h"
 #include "daemon_client.h"
 #include "glue.h"
 
@@ -17,6 +29,7 @@
 #include <http_request.h>
 
 #include <cstring>
+#include <set>
 
 APLOG_USE_MODULE(pvlaunch);
 
@@ -58,6 +71,44 @@ int relay(request_rec *r, CallResult res, int status, const std::string &body) {
         return send_error(r, HTTP_SERVICE_UNAVAILABLE,
                           "the session daemon is not available; try again later");
     return send_json(r, status, body);
+}
+
+// The daemon wraps seed 004 resources as {"launch": {...}} or {"launches":
+// [...]}; they are answered as JSON or XML as the client's Accept asks.
+// Anything else (ParaViewWeb session objects, errors) is JSON as before.
+int send_resource(request_rec *r, int status, const std::string &body) {
+    JsonPtr j(json_loadb(body.data(), body.size(), 0, nullptr));
+    const char *root = nullptr;
+    json_t *inner = nullptr;
+    if (json_is_object(j.get()) && json_object_size(j.get()) == 1) {
+        if ((inner = json_object_get(j.get(), "launch")))
+            root = "launch";
+        else if ((inner = json_object_get(j.get(), "launches")))
+            root = "launches";
+    }
+    if (!root)
+        return send_json(r, status, body);
+    apr_table_mergen(r->headers_out, "Vary", "Accept");
+    MediaType type = negotiate_media_type(apr_table_get(r->headers_in, "Accept"));
+    if (type == MediaType::none)
+        return send_error(r, HTTP_NOT_ACCEPTABLE,
+                          "this resource is available as application/json or application/xml");
+    if (type == MediaType::json)
+        return send_json(r, status, json_to_string(inner));
+    std::string xml = json_to_xml(inner, root);
+    r->status = status;
+    ap_set_content_type(r, "application/xml");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, static_cast<apr_off_t>(xml.size()));
+    if (!r->header_only)
+        ap_rwrite(xml.data(), static_cast<int>(xml.size()), r);
+    return OK;
+}
+
+int relay_resource(request_rec *r, CallResult res, int status, const std::string &body) {
+    if (res != CallResult::ok)
+        return relay(r, res, status, body);
+    return send_resource(r, status, body);
 }
 
 apr_off_t body_limit(request_rec *r) {
@@ -105,7 +156,101 @@ BodyRead read_body(request_rec *r, std::string *out, int *filter_status) {
     return BodyRead::ok;
 }
 
-int create_session(request_rec *r, int launcher) {
+// The names an application takes as parameters: the variables its command,
+// directory and environment use, and the keys of sanitize rules. Seed 004's
+// header parameters are looked up under these names only.
+std::set<std::string> app_parameters(const LauncherConfig &cfg, const App &app) {
+    std::set<std::string> names;
+    VarLookup note = [&names](const std::string &name, std::string *) {
+        names.insert(name);
+        return false;
+    };
+    for (const auto &arg : app.cmd)
+        substitute(arg, note);
+    substitute(app.dir, note);
+    for (const auto &kv : app.env)
+        substitute(kv.second, note);
+    for (const auto &kv : cfg.sanitize)
+        names.insert(kv.first);
+    for (const char *server : {"host", "port", "id", "secret", "application", "sessionURL"})
+        names.erase(server);
+    return names;
+}
+
+bool has_token(const char *header, const char *token) {
+    if (!header)
+        return false;
+    for (const char *p = header; (p = ap_strcasestr(p, token)); p += std::strlen(token)) {
+        const bool starts = p == header || p[-1] == ',' || p[-1] == ' ' || p[-1] == '\t';
+        const char end = p[std::strlen(token)];
+        if (starts && (end == '\0' || end == ',' || end == ';' || end == ' ' || end == '\t'))
+            return true;
+    }
+    return false;
+}
+
+// The seed 004 form interface: ?id=<application> names the service, the
+// fields come from a multipart or urlencoded body, or else from headers
+// named after the application's parameters. Fills *payload, or answers.
+int form_payload(request_rec *r, int launcher, const std::string &app, const std::string &body,
+                 JsonPtr *payload) {
+    const LauncherConfig &cfg = *globals().launchers[static_cast<size_t>(launcher)];
+    Fields fields;
+    std::string error;
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    const std::string type = ctype ? ctype : "";
+    auto is = [&type](const char *media) {
+        return strncasecmp(type.c_str(), media, std::strlen(media)) == 0;
+    };
+    if (is("multipart/form-data")) {
+        if (!parse_multipart(body, type, &fields, &error))
+            return send_error(r, HTTP_BAD_REQUEST, "bad multipart/form-data body: " + error);
+    } else if (is("application/x-www-form-urlencoded")) {
+        if (!parse_urlencoded(body, &fields, &error))
+            return send_error(r, HTTP_BAD_REQUEST, "bad form body: " + error);
+    } else if (!body.empty()) {
+        return send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                          "with ?id=, send the parameters as multipart/form-data, as "
+                          "application/x-www-form-urlencoded, or as request headers");
+    } else {
+        auto it = cfg.apps.find(app);
+        if (it != cfg.apps.end())
+            for (const std::string &name : app_parameters(cfg, it->second))
+                if (const char *v = apr_table_get(r->headers_in, name.c_str()))
+                    fields.emplace_back(name, v);
+    }
+    payload->reset(json_object());
+    json_object_set_new(payload->get(), "application", json_stringn(app.data(), app.size()));
+    for (const auto &kv : fields) {
+        if (kv.first == "application")
+            continue;
+        json_t *text = std::memchr(kv.second.data(), 0, kv.second.size())
+                           ? nullptr
+                           : json_stringn(kv.second.data(), kv.second.size());
+        if (!text || std::memchr(kv.first.data(), 0, kv.first.size()))
+            return send_error(r, HTTP_BAD_REQUEST,
+                              "form field " + std::string(kv.first.c_str()) +
+                                  " is not text (UTF-8 without NUL)");
+        json_object_setn_new(payload->get(), kv.first.data(), kv.first.size(), text);
+    }
+    return OK;
+}
+
+int create_session(request_rec *r, int launcher, const std::string &base) {
+    const ServerConf *sc = server_conf(r->server);
+    if (sc->maintenance == 1)
+        return send_error(r, HTTP_SERVICE_UNAVAILABLE,
+                          "the launcher is in maintenance; no new sessions are started (running "
+                          "sessions are not affected); try again later");
+    // The seed 004 form interface is chosen by ?id=<application>.
+    Fields query;
+    std::string error;
+    if (r->args && !parse_urlencoded(r->args, &query, &error))
+        return send_error(r, HTTP_BAD_REQUEST, "bad query string: " + error);
+    const std::string *form_app = nullptr;
+    for (const auto &kv : query)
+        if (kv.first == "id")
+            form_app = &kv.second;
     std::string body;
     int filter_status = OK;
     switch (read_body(r, &body, &filter_status)) {
@@ -120,24 +265,69 @@ int create_session(request_rec *r, int launcher) {
         break;
     }
     LaunchError err;
-    JsonPtr payload = parse_payload(body.data(), body.size(), &err);
-    if (!payload)
-        return send_error(r, err.status, err.message);
+    JsonPtr payload;
+    if (form_app) {
+        int rc = form_payload(r, launcher, *form_app, body, &payload);
+        if (rc != OK || !payload)
+            return rc;
+    } else {
+        payload = parse_payload(body.data(), body.size(), &err);
+        if (!payload)
+            return send_error(r, err.status, err.message);
+    }
+    const bool async =
+        form_app || has_token(apr_table_get(r->headers_in, "Prefer"), "respond-async");
+    const char *notify = apr_table_get(r->headers_in, "Status-Location");
+    if (notify && (std::strlen(notify) > 2048 ||
+                   (strncasecmp(notify, "http://", 7) != 0 &&
+                    strncasecmp(notify, "https://", 8) != 0)))
+        return send_error(r, HTTP_BAD_REQUEST,
+                          "Status-Location must be an http:// or https:// URL of at most 2048 "
+                          "characters");
     // Checked here too so that a bad request never costs the daemon a trip.
     std::string app;
     if (!check_payload(*globals().launchers[static_cast<size_t>(launcher)], payload.get(), &app,
                        &err))
         return send_error(r, err.status, err.message);
+    if (async &&
+        negotiate_media_type(apr_table_get(r->headers_in, "Accept")) == MediaType::none)
+        return send_error(r, HTTP_NOT_ACCEPTABLE,
+                          "the launch is available as application/json or application/xml");
     JsonPtr req(json_object());
     json_object_set_new(req.get(), "op", json_string("create"));
     json_object_set_new(req.get(), "l", json_integer(launcher));
     json_object_set(req.get(), "payload", payload.get());
+    json_object_set_new(req.get(), "base", json_stringn(base.data(), base.size()));
+    if (async)
+        json_object_set_new(req.get(), "async", json_true());
+    if (notify)
+        json_object_set_new(req.get(), "notify", json_string(notify));
     const LauncherConfig &cfg = *globals().launchers[static_cast<size_t>(launcher)];
-    int timeout_ms = static_cast<int>((cfg.timeout + globals().stop_grace + 30.0) * 1000.0);
+    const QueueOptions q = static_cast<size_t>(launcher) < globals().queues.size()
+                               ? globals().queues[static_cast<size_t>(launcher)]
+                               : QueueOptions();
+    int timeout_ms =
+        static_cast<int>((cfg.timeout + q.max_wait + globals().stop_grace + 30.0) * 1000.0);
     int status = 0;
     std::string answer;
-    CallResult res = daemon_call(r, json_to_string(req.get()), timeout_ms, true, &status, &answer);
-    return relay(r, res, status, answer);
+    CallResult res = daemon_call(r, json_to_string(req.get()), timeout_ms, !async, &status,
+                                 &answer);
+    if (res == CallResult::ok && async && status == HTTP_ACCEPTED) {
+        JsonPtr j(json_loads(answer.c_str(), 0, nullptr));
+        const char *id =
+            json_string_value(json_object_get(json_object_get(j.get(), "launch"), "id"));
+        if (id) {
+            apr_table_setn(r->headers_out, "Content-Location",
+                           apr_pstrcat(r->pool, base.c_str(), "/",
+                                       url_encode_path_segment(id).c_str(), nullptr));
+        }
+        if (form_app) {
+            status = HTTP_OK; // seed 004: 200 with Content-Location
+        } else {
+            apr_table_setn(r->headers_out, "Preference-Applied", "respond-async");
+        }
+    }
+    return relay_resource(r, res, status, answer);
 }
 
 int session_op(request_rec *r, int launcher, const char *op, const std::string &id) {
@@ -147,7 +337,59 @@ int session_op(request_rec *r, int launcher, const char *op, const std::string &
     std::string answer;
     CallResult res = daemon_call(r, req, 30000 + static_cast<int>(globals().stop_grace * 1000),
                                  false, &status, &answer);
-    return relay(r, res, status, answer);
+    return relay_resource(r, res, status, answer);
+}
+
+// The queue administration needs a user that Apache authenticated (and
+// authorized: the operator's Require lines decide who is an administrator).
+// Without authentication configured, the collection answers as it always
+// did: only POST is allowed there.
+int admin_op(request_rec *r, int launcher) {
+    if (!r->user) {
+        apr_table_setn(r->headers_out, "Allow", "POST");
+        return send_error(r, HTTP_METHOD_NOT_ALLOWED,
+                          std::string("method ") + r->method +
+                              " is not allowed here (allowed: POST); the launch queue "
+                              "administration (GET, PUT) needs an administrator authenticated "
+                              "by Apache: configure authentication for this location");
+    }
+    int status = 0;
+    std::string answer;
+    CallResult res;
+    if (r->method_number == M_GET) {
+        if (negotiate_media_type(apr_table_get(r->headers_in, "Accept")) == MediaType::none)
+            return send_error(r, HTTP_NOT_ACCEPTABLE,
+                              "the queue is available as application/json or application/xml");
+        res = daemon_call(r, "{\"op\":\"list\",\"l\":" + std::to_string(launcher) + "}", 30000,
+                          false, &status, &answer);
+        return relay_resource(r, res, status, answer);
+    }
+    Fields query;
+    std::string error;
+    if (r->args && !parse_urlencoded(r->args, &query, &error))
+        return send_error(r, HTTP_BAD_REQUEST, "bad query string: " + error);
+    JsonPtr req(json_object());
+    json_t *ids = json_array();
+    json_object_set_new(req.get(), "op", json_string("reorder"));
+    json_object_set_new(req.get(), "l", json_integer(launcher));
+    json_object_set_new(req.get(), "ids", ids);
+    bool has_direction = false;
+    for (const auto &kv : query) {
+        if (kv.first == "id") {
+            if (!valid_session_id(kv.second))
+                return send_error(r, HTTP_BAD_REQUEST, "no waiting launch with such an id");
+            json_array_append_new(ids, json_string(kv.second.c_str()));
+        } else if (kv.first == "direction" && !has_direction) {
+            has_direction = true;
+            json_object_set_new(req.get(), "direction",
+                                json_stringn(kv.second.data(), kv.second.size()));
+        }
+    }
+    if (!has_direction)
+        return send_error(r, HTTP_BAD_REQUEST,
+                          "the direction parameter is missing (top, up, down or bottom)");
+    res = daemon_call(r, json_to_string(req.get()), 30000, false, &status, &answer);
+    return relay_resource(r, res, status, answer);
 }
 
 } // namespace
@@ -163,10 +405,22 @@ int rest_handler(request_rec *r) {
         return send_error(r, HTTP_INTERNAL_SERVER_ERROR,
                           "the launcher is not configured (PVLaunchConfig is missing)");
     }
-    // The <Location> that set the handler: core records each section's path,
-    // and SetHandler being a core directive, that section is the innermost.
-    const auto *cd = static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
-    std::string base = cd && cd->d && !cd->d_is_fnmatch ? cd->d : "";
+    // The <Location> the API lives at: the longest configured one that
+    // holds the URI, else the section core recorded for the request.
+    const std::string path = r->uri;
+    std::string base;
+    bool found = false;
+    for (const std::string &b : globals().api_bases)
+        if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0) &&
+            (!found || b.size() > base.size())) {
+            base = b;
+            found = true;
+        }
+    if (!found) {
+        const auto *cd =
+            static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
+        base = cd && cd->d && !cd->d_is_fnmatch && cd->d[0] != '*' ? cd->d : "";
+    }
     while (!base.empty() && base.back() == '/')
         base.pop_back();
     const std::string uri = r->uri;
@@ -178,8 +432,10 @@ int rest_handler(request_rec *r) {
 
     if (rest.empty()) {
         if (r->method_number == M_POST)
-            return create_session(r, launcher);
-        return method_not_allowed(r, "POST");
+            return create_session(r, launcher, base);
+        if (r->method_number == M_GET || r->method_number == M_PUT)
+            return admin_op(r, launcher);
+        return method_not_allowed(r, r->user ? "GET, HEAD, POST, PUT" : "POST");
     }
     if (rest[0] != '/')
         return send_error(r, HTTP_NOT_FOUND, "not a launcher URL");
@@ -192,7 +448,7 @@ int rest_handler(request_rec *r) {
         case SharedTable::Lookup::found:
             return send_json(r, HTTP_OK, body);
         case SharedTable::Lookup::absent:
-            return send_error(r, HTTP_NOT_FOUND, "no session with id " + id);
+            // A queued or ended launch lives in the daemon only.
         case SharedTable::Lookup::body_elsewhere:
             return session_op(r, launcher, "get", id);
         }
