@@ -17,6 +17,7 @@
 
 extern "C" {
 #include <mod_rewrite.h>
+#include <mod_status.h>
 }
 
 APLOG_USE_MODULE(pvlaunch);
@@ -291,7 +292,8 @@ int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) no
 
 int handler(request_rec *r) noexcept {
     try {
-        return rest_handler(r);
+        int rc = rest_handler(r);
+        return rc == DECLINED ? metrics_handler(r) : rc;
     } catch (const std::exception &e) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PVL00105: internal error: %s", e.what());
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -300,12 +302,21 @@ int handler(request_rec *r) noexcept {
 
 void child_init(apr_pool_t *, server_rec *) noexcept { protect_shared_table(); }
 
+int status_hook(request_rec *r, int flags) noexcept {
+    try {
+        return status_section(r, flags);
+    } catch (...) {
+        return OK;
+    }
+}
+
 void register_hooks(apr_pool_t *) {
     static const char *const after_rewrite[] = {"mod_rewrite.c", nullptr};
     ap_hook_pre_config(pre_config, after_rewrite, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_handler(handler, nullptr, nullptr, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, status_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 } // namespace

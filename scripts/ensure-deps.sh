@@ -4,7 +4,7 @@
 set -eu
 build="g++ make apache2-dev libjansson-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev"
 run="apache2 apache2-utils curl python3 python3-msgpack python3-websockets"
-test="libcmocka-dev python3-pytest valgrind clang libclang-rt-14-dev"
+test="libcmocka-dev python3-pytest python3-prometheus-client valgrind clang libclang-rt-14-dev"
 bench="wrk"
 case "${1:-build}" in
 build) want="$build" ;;

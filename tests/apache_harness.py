@@ -144,7 +144,7 @@ class Apache:
     def write_conf(self, extra_conf="", stop_timeout=2, loglevel="info"):
         mods = ["authz_core", "mime", "rewrite", "proxy", "proxy_http", "proxy_wstunnel",
                 "headers", "alias", "auth_basic", "authn_core", "authn_file", "authz_user",
-                "authz_groupfile"]
+                "authz_groupfile", "status"]
         lines = [
             "ServerRoot %s" % self.tmp,
             "ServerName localhost",

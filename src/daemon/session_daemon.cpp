@@ -5,6 +5,7 @@
 #include "../core/launch_plan.h"
 #include "../core/launch_queue.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/port_pool.h"
 #include "../core/protocol.h"
 #include "../core/session_table.h"
@@ -169,6 +170,7 @@ class SessionDaemon {
     void op_delete(int fd, int launcher, const std::string &id);
     void op_map(int fd, const std::string &id);
     void op_list(int fd, int launcher);
+    void op_stats(int fd);
     void op_reorder(int fd, int launcher, json_t *req);
 
     // Launches (seed 004): every create is one; it waits in the queue when
@@ -223,6 +225,12 @@ class SessionDaemon {
     std::map<std::string, Clock::time_point> forget_at_; // ended tracked launches
     long next_request_number_ = 1;
     Notifier notifier_;
+    // For operators (op "stats"): since this daemon started.
+    Clock::time_point born_ = Clock::now();
+    Histogram launch_duration_{launch_duration_bounds()};
+    Histogram queue_wait_{queue_wait_bounds()};
+    uint64_t started_ = 0;
+    std::map<std::string, uint64_t> outcomes_;
     std::vector<PortPool> pools_;
     std::vector<size_t> port_base_; // first shared-table port index per launcher
     SessionTable table_;
@@ -382,6 +390,10 @@ void SessionDaemon::dispatch(int fd, const std::string &line) {
         op_map(fd, id);
         return;
     }
+    if (std::strcmp(op, "stats") == 0) {
+        op_stats(fd);
+        return;
+    }
     json_int_t l = json_integer_value(json_object_get(req.get(), "l"));
     if (l < 0 || static_cast<size_t>(l) >= opts_.launchers.size()) {
         respond(fd, 500, error_body("no launcher config for this server"));
@@ -504,6 +516,35 @@ void SessionDaemon::op_list(int fd, int launcher) {
     respond(fd, 200, json_to_string(body.get()));
 }
 
+void SessionDaemon::op_stats(int fd) {
+    json_int_t starting = 0, ready = 0, stopping = 0;
+    for (const std::string &id : table_.ids()) {
+        const Session *s = table_.find(id);
+        ++(s->state == SessionState::starting ? starting
+           : s->state == SessionState::ready  ? ready
+                                              : stopping);
+    }
+    size_t free_ports = 0, ports = 0;
+    for (const auto &p : pools_) {
+        free_ports += p.free_count();
+        ports += p.size();
+    }
+    JsonPtr outcomes(json_object());
+    for (const auto &kv : outcomes_)
+        json_object_set_new(outcomes.get(), kv.first.c_str(),
+                            json_integer(static_cast<json_int_t>(kv.second)));
+    JsonPtr j(json_pack(
+        "{s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:O, s:o, s:o, s:f}", "sessions", "starting",
+        starting, "ready", ready, "stopping", stopping, "waiting",
+        static_cast<json_int_t>(waiting_.size()), "ports_free",
+        static_cast<json_int_t>(free_ports), "ports_total", static_cast<json_int_t>(ports),
+        "started", static_cast<json_int_t>(started_), "outcomes", outcomes.get(),
+        "launch_duration_seconds", launch_duration_.to_json().release(), "queue_wait_seconds",
+        queue_wait_.to_json().release(), "uptime_seconds",
+        std::chrono::duration<double>(Clock::now() - born_).count()));
+    respond(fd, 200, json_to_string(j.get()));
+}
+
 void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
     LaunchQueue::Direction d;
     const char *dir = json_string_value(json_object_get(req, "direction"));
@@ -597,6 +638,7 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
             return;
         case Start::failed:
             launches_.erase(id);
+            ++outcomes_["failed"];
             respond(fd, err.status, error_body(err.message));
             return;
         case Start::no_capacity:
@@ -606,6 +648,7 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
     const QueueOptions qo = queue_options(launcher);
     if (q.size() >= qo.max_length) {
         launches_.erase(id);
+        ++outcomes_["rejected"];
         if (qo.max_length > 0)
             respond(fd, 503, error_body("the launch queue is full (" +
                                         std::to_string(qo.max_length) +
@@ -723,6 +766,8 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
     p.request_number = l.request_number;
     p.request_time = l.request_time;
     p.start_time_wall = now;
+    ++started_;
+    queue_wait_.observe(std::chrono::duration<double>(now - l.request_time).count());
     l.state = LaunchState::running;
     l.started = true;
     l.start_time = now;
@@ -763,6 +808,7 @@ void SessionDaemon::drain_queue(int launcher) {
         if (st == Start::failed) {
             if (creator >= 0)
                 respond(creator, err.status, error_body(err.message));
+            ++outcomes_["failed"];
             finish_launch(id, LaunchState::failed, "error", err.message);
         }
     }
@@ -780,6 +826,7 @@ void SessionDaemon::cancel_waiting(const std::string &id, int status, const std:
         queues_[static_cast<size_t>(lit->second.launcher)].remove(id);
     if (creator >= 0 && status > 0)
         respond(creator, status, error_body(why));
+    ++outcomes_[launch_state_name(state)];
     finish_launch(id, state, state == LaunchState::failed ? "error" : "warning", why);
 }
 
@@ -871,6 +918,7 @@ void SessionDaemon::mark_ready(Session &s, Proc &p) {
     std::string().swap(p.carry);
     s.state = SessionState::ready;
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started);
+    launch_duration_.observe(static_cast<double>(ms.count()) / 1e6);
     log(LogLevel::info, "PVL00010",
         "session " + s.id + " (" + s.application + ") ready on " + s.host_port() + " in " +
             std::to_string(ms.count() / 1000.0) + " ms");
@@ -985,6 +1033,7 @@ void SessionDaemon::on_exit(Session &s, int status) {
     if (gone.state == SessionState::ready)
         unpublish(gone); // after the removal: the map file is rendered from the table
     forget_session(gone.id);
+    ++outcomes_[launch_state_name(end)];
     finish_launch(gone.id, end, kind, why);
     for (auto &a : answers)
         respond(a.first, a.second.first, a.second.second);

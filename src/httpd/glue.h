@@ -60,6 +60,9 @@ void protect_shared_table();
 
 // rest_api.cpp
 int rest_handler(request_rec *r);
+int metrics_handler(request_rec *r);
+// mod_status's section (flags: AP_STATUS_SHORT for ?auto).
+int status_section(request_rec *r, int flags);
 char *rewrite_map_lookup(request_rec *r, char *key);
 
 } // namespace pvl
