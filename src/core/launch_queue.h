@@ -72,6 +72,7 @@ class LaunchQueue {
     static bool parse_direction(const std::string &text, Direction *out);
 
     void push(const std::string &id) { ids_.push_back(id); }
+    void push_front(const std::string &id) { ids_.push_front(id); }
     bool remove(const std::string &id);
     bool empty() const { return ids_.empty(); }
     size_t size() const { return ids_.size(); }

@@ -12,7 +12,7 @@ struct SharedTable::Header {
     uint32_t ports;    // body blocks
     uint32_t body_size;
     uint32_t count;
-    uint32_t pad;
+    std::atomic<uint32_t> elsewhere; // see set_elsewhere()
     std::atomic<uint64_t> seq;
 };
 
@@ -28,7 +28,7 @@ struct SharedTable::Slot {
 namespace {
 
 constexpr char magic[8] = {'p', 'v', 'l', 't', 'a', 'b', 'l', 'e'};
-constexpr uint32_t version = 1;
+constexpr uint32_t version = 2;
 constexpr uint32_t not_stored = UINT32_MAX;
 constexpr int max_read_attempts = 1000;
 
@@ -90,6 +90,15 @@ long SharedTable::find(const char *id, size_t len) const {
             return static_cast<long>(i);
     }
     return -1;
+}
+
+void SharedTable::set_elsewhere(uint32_t n) {
+    if (header_)
+        header_->elsewhere.store(n, std::memory_order_release);
+}
+
+bool SharedTable::has_elsewhere() const {
+    return header_ && header_->elsewhere.load(std::memory_order_acquire) > 0;
 }
 
 void SharedTable::begin_write() {

@@ -49,6 +49,13 @@ class SharedTable {
     std::vector<std::string> ids() const;
     uint32_t size() const;
 
+    // Writer: how many resources GET can find only at the daemon (queued or
+    // ended launches, which have no slot). Reader: whether an id absent
+    // from the table is worth asking the daemon about; when nothing lives
+    // only there, an unknown id is a 404 without a round trip.
+    void set_elsewhere(uint32_t n);
+    bool has_elsewhere() const;
+
     enum class Lookup { absent, found, body_elsewhere };
     // Reader. `route` gets "host:port" of a routable session.
     Lookup route(const char *id, size_t len, std::string *route) const;

@@ -36,6 +36,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t log_tail_lines = 10;
+// Ended asynchronous launches kept for GET at most (PVLaunchKeepFinished
+// bounds their age, this their number).
+constexpr size_t max_kept_launches = 1000;
 constexpr size_t log_tail_bytes = 4096;
 
 std::string error_body(const std::string &message) {
@@ -190,6 +193,9 @@ class SessionDaemon {
     JsonPtr launch_object(Launch &l);
     std::string launch_body(Launch &l);
     std::string new_id() const;
+    // Tells Apache's children whether GET must ask about ids absent from
+    // the shared table (tracked launches have no slot while queued/ended).
+    void sync_elsewhere();
 
     void check_ready(Session &s, Proc &p);
     void mark_ready(Session &s, Proc &p);
@@ -199,6 +205,7 @@ class SessionDaemon {
     void on_exit(Session &s, int status);
     void handle_inotify();
     void handle_parent();
+    void flush_notifications();
     void handle_timers();
     void write_map_file(int launcher);
     // A ready session becomes visible to the children and the map file, and
@@ -223,6 +230,8 @@ class SessionDaemon {
     std::vector<std::string> bases_; // per launcher: the API's URL path
     std::map<std::string, Waiting> waiting_;
     std::map<std::string, Clock::time_point> forget_at_; // ended tracked launches
+    std::deque<std::string> kept_order_;                 // the same, oldest first
+    Clock::time_point next_drain_;
     long next_request_number_ = 1;
     Notifier notifier_;
     // For operators (op "stats"): since this daemon started.
@@ -456,13 +465,15 @@ void SessionDaemon::op_delete(int fd, int launcher, const std::string &id) {
     // session only once it is ready (its id is unknown before).
     const bool stoppable = s && s->launcher == launcher &&
                            (s->state == SessionState::ready ||
-                            (s->state == SessionState::starting && l && l->tracked));
+                            (s->state != SessionState::ready && l && l->tracked));
     if (!stoppable) {
         respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?")));
         return;
     }
     Proc &p = procs_[s->id];
     p.delete_waiters.push_back(fd);
+    if (s->state == SessionState::stopping)
+        return; // answered with the others once it is gone
     p.end_as = LaunchState::canceled;
     p.end_why = "stopped on request";
     if (p.creator >= 0) {
@@ -575,6 +586,15 @@ void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
     op_list(fd, launcher);
 }
 
+void SessionDaemon::sync_elsewhere() {
+    if (!opts_.table)
+        return;
+    uint32_t n = 0;
+    for (const auto &kv : launches_)
+        n += kv.second.tracked ? 1 : 0;
+    opts_.table->set_elsewhere(n);
+}
+
 std::string SessionDaemon::new_id() const {
     for (int tries = 0; tries < 4; ++tries) {
         std::string id = random_token(16);
@@ -629,6 +649,7 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
     l.add_log("progress", "launch of " + app + " requested", now);
     const std::string id = l.id;
     Launch &stored = launches_[id] = std::move(l);
+    sync_elsewhere(); // before anyone can learn the id
     LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
     if (q.empty()) {
         switch (start_launch(stored, payload, async ? -1 : fd, &err)) {
@@ -794,20 +815,23 @@ void SessionDaemon::drain_queue(int launcher) {
         const std::string id = q.front();
         auto wit = waiting_.find(id);
         auto lit = launches_.find(id);
-        if (wit == waiting_.end() || lit == launches_.end()) {
-            q.pop_front();
-            continue;
-        }
-        LaunchError err;
-        Start st = start_launch(lit->second, wit->second.payload.get(), wit->second.creator, &err);
-        if (st == Start::no_capacity)
-            return;
         q.pop_front();
-        const int creator = wit->second.creator;
+        if (wit == waiting_.end() || lit == launches_.end())
+            continue;
+        // Out of the queue before it starts: answering its client may close
+        // the connection, and closing looks the client up among the waiting.
+        Waiting w = std::move(wit->second);
         waiting_.erase(wit);
+        LaunchError err;
+        Start st = start_launch(lit->second, w.payload.get(), w.creator, &err);
+        if (st == Start::no_capacity) {
+            q.push_front(id);
+            waiting_[id] = std::move(w);
+            return;
+        }
         if (st == Start::failed) {
-            if (creator >= 0)
-                respond(creator, err.status, error_body(err.message));
+            if (w.creator >= 0)
+                respond(w.creator, err.status, error_body(err.message));
             ++outcomes_["failed"];
             finish_launch(id, LaunchState::failed, "error", err.message);
         }
@@ -847,11 +871,20 @@ void SessionDaemon::finish_launch(const std::string &id, LaunchState state, cons
             log(LogLevel::warning, "PVL00039",
                 "launch " + id + ": no status notification: " + error);
     }
-    if (l.tracked && opts_.keep_finished > 0)
+    if (l.tracked && opts_.keep_finished > 0) {
         forget_at_[id] =
             Clock::now() + std::chrono::milliseconds(static_cast<long>(opts_.keep_finished * 1000));
-    else
+        kept_order_.push_back(id);
+        // Bounded whatever the request rate: the oldest go first.
+        while (kept_order_.size() > max_kept_launches) {
+            const std::string old = kept_order_.front();
+            kept_order_.pop_front();
+            if (forget_at_.erase(old))
+                launches_.erase(old);
+        }
+    } else {
         launches_.erase(it);
+    }
 }
 
 JsonPtr SessionDaemon::launch_object(Launch &l) {
@@ -925,7 +958,7 @@ void SessionDaemon::mark_ready(Session &s, Proc &p) {
     auto lit = launches_.find(s.id);
     if (lit != launches_.end() && lit->second.tracked) {
         lit->second.add_log("output", "application ready", std::chrono::system_clock::now());
-    } else if (lit != launches_.end()) {
+    } else if (lit != launches_.end() && lit->second.status_location.empty()) {
         // Only the queue listing reads an untracked launch from now on.
         Launch &l = lit->second;
         decltype(l.log)().swap(l.log);
@@ -1083,9 +1116,19 @@ void SessionDaemon::handle_timers() {
                            secs + " s; try again later",
                        LaunchState::failed);
     }
+    // Capacity can come back without a session ending (a port another
+    // program held is free again): retry the queues now and then.
+    if (now >= next_drain_) {
+        for (size_t l = 0; l < queues_.size(); ++l)
+            if (!queues_[l].empty())
+                drain_queue(static_cast<int>(l));
+        next_drain_ = now + std::chrono::seconds(1);
+    }
     for (auto it = forget_at_.begin(); it != forget_at_.end();) {
         if (now >= it->second) {
             launches_.erase(it->first);
+            kept_order_.erase(std::remove(kept_order_.begin(), kept_order_.end(), it->first),
+                              kept_order_.end());
             it = forget_at_.erase(it);
         } else {
             ++it;
@@ -1142,6 +1185,8 @@ int SessionDaemon::poll_timeout_ms() const {
         next = std::min(next, stop_deadline_);
     for (const auto &kv : waiting_)
         next = std::min(next, kv.second.deadline);
+    if (!waiting_.empty())
+        next = std::min(next, next_drain_);
     for (const auto &kv : forget_at_)
         next = std::min(next, kv.second);
     int notifier_ms = notifier_.timeout_ms();
@@ -1321,6 +1366,8 @@ void SessionDaemon::detach() {
         stop_watching(p);
         table_.remove(id);
         procs_.erase(id);
+        finish_launch(id, LaunchState::canceled, "warning",
+                      "the launcher restarted before the session was ready");
     }
     // Queued launches are not handed over: their clients are told to retry.
     std::vector<std::string> queued;
@@ -1332,6 +1379,24 @@ void SessionDaemon::detach() {
     detached_ = true;
     log(LogLevel::info, "PVL00034",
         "handing " + std::to_string(table_.size()) + " session(s) over to the next daemon");
+}
+
+// Status notifications still pending when the daemon exits get a few
+// seconds to go out (their receivers are told the launches ended).
+void SessionDaemon::flush_notifications() {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    std::vector<struct pollfd> fds;
+    while (notifier_.pending() > 0 && Clock::now() < deadline) {
+        fds.clear();
+        notifier_.add_pollfds(fds);
+        int wait = notifier_.timeout_ms();
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                        .count();
+        if (wait < 0 || wait > left)
+            wait = static_cast<int>(left);
+        poll(fds.data(), fds.size(), wait);
+        notifier_.on_poll(fds.data(), fds.size());
+    }
 }
 
 void SessionDaemon::handle_parent() {
@@ -1482,8 +1547,10 @@ int SessionDaemon::run() {
             }
         }
         handle_timers();
+        sync_elsewhere();
     }
     if (detached_) {
+        flush_notifications();
         log(LogLevel::info, "PVL00033", "session daemon exiting; sessions kept");
         return 0;
     }
@@ -1494,7 +1561,9 @@ int SessionDaemon::run() {
         waitpid(s->pid, nullptr, 0);
         pools_[static_cast<size_t>(s->launcher)].release(s->host, s->port);
         table_.remove(id);
+        finish_launch(id, LaunchState::canceled, "warning", "the launcher stopped");
     }
+    flush_notifications();
     while (waitpid(-1, nullptr, WNOHANG) > 0) {
     }
     for (size_t l = 0; l < opts_.launchers.size(); ++l)

@@ -21,6 +21,7 @@
 #include <unixd.h>
 
 #include <cerrno>
+#include <dlfcn.h>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -88,6 +89,15 @@ uint64_t fingerprint(const Globals &g) {
             h *= 1099511628211ULL;
         }
     };
+    // The module file itself: after an upgrade (a new file) the kept daemon
+    // would run the old code against children speaking the new protocol.
+    Dl_info info;
+    struct stat st;
+    if (dladdr(reinterpret_cast<void *>(&fingerprint), &info) && info.dli_fname &&
+        stat(info.dli_fname, &st) == 0)
+        mix(std::string(info.dli_fname) + ":" + std::to_string(st.st_dev) + ":" +
+            std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+            std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec));
     for (const auto &l : g.launchers) {
         mix(l->file);
         mix(l->source);

@@ -225,10 +225,11 @@ int form_payload(request_rec *r, int launcher, const std::string &app, const std
     for (const auto &kv : fields) {
         if (kv.first == "application")
             continue;
-        json_t *text = std::memchr(kv.second.data(), 0, kv.second.size())
+        json_t *text = std::memchr(kv.second.data(), 0, kv.second.size()) ||
+                               std::memchr(kv.first.data(), 0, kv.first.size())
                            ? nullptr
                            : json_stringn(kv.second.data(), kv.second.size());
-        if (!text || std::memchr(kv.first.data(), 0, kv.first.size()))
+        if (!text)
             return send_error(r, HTTP_BAD_REQUEST,
                               "form field " + std::string(kv.first.c_str()) +
                                   " is not text (UTF-8 without NUL)");
@@ -244,10 +245,12 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
                           "the launcher is in maintenance; no new sessions are started (running "
                           "sessions are not affected); try again later");
     // The seed 004 form interface is chosen by ?id=<application>.
+    // A query that does not parse is no form request (ParaViewWeb clients'
+    // queries were always ignored).
     Fields query;
     std::string error;
     if (r->args && !parse_urlencoded(r->args, &query, &error))
-        return send_error(r, HTTP_BAD_REQUEST, "bad query string: " + error);
+        query.clear();
     const std::string *form_app = nullptr;
     for (const auto &kv : query)
         if (kv.first == "id")
@@ -406,21 +409,19 @@ int rest_handler(request_rec *r) {
         return send_error(r, HTTP_INTERNAL_SERVER_ERROR,
                           "the launcher is not configured (PVLaunchConfig is missing)");
     }
-    // The <Location> the API lives at: the longest configured one that
-    // holds the URI, else the section core recorded for the request.
-    const std::string path = r->uri;
-    std::string base;
-    bool found = false;
-    for (const std::string &b : globals().api_bases)
-        if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0) &&
-            (!found || b.size() > base.size())) {
-            base = b;
-            found = true;
-        }
-    if (!found) {
-        const auto *cd =
-            static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
-        base = cd && cd->d && !cd->d_is_fnmatch && cd->d[0] != '*' ? cd->d : "";
+    // The <Location> the API lives at: the section core recorded for the
+    // request, unless an <If> inside it applied last (then core recorded
+    // "*If"): then the longest <Location> with SetHandler pvlaunch that
+    // holds the URI.
+    const auto *cd =
+        static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
+    std::string base = cd && cd->d && !cd->d_is_fnmatch && cd->d[0] != '*' ? cd->d : "";
+    if (cd && cd->d && cd->d[0] == '*') {
+        const std::string path = r->uri;
+        for (const std::string &b : globals().api_bases)
+            if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0) &&
+                b.size() > base.size())
+                base = b;
     }
     while (!base.empty() && base.back() == '/')
         base.pop_back();
@@ -450,6 +451,9 @@ int rest_handler(request_rec *r) {
             return send_json(r, HTTP_OK, body);
         case SharedTable::Lookup::absent:
             // A queued or ended launch lives in the daemon only.
+            if (!globals().table.has_elsewhere())
+                return send_error(r, HTTP_NOT_FOUND, "no session with id " + id);
+            return session_op(r, launcher, "get", id);
         case SharedTable::Lookup::body_elsewhere:
             return session_op(r, launcher, "get", id);
         }
