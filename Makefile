@@ -71,7 +71,7 @@ test: test-plain test-asan
 
 test-plain:
 	@sh scripts/ensure-deps.sh test
-	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver
+	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver $(BUILD)/web/index.html
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		$(UNIT_BIN)
 	$(MAKE) fuzz-brief
@@ -99,8 +99,14 @@ test-asan:
 
 run:
 	@sh scripts/ensure-deps.sh run
-	$(MAKE) $(BUILD)/mod_pvlaunch.so
+	$(MAKE) $(BUILD)/mod_pvlaunch.so $(BUILD)/web/index.html
 	$(PYTHON) scripts/run_demo.py
+
+# The demo page: the npm wslink client bundled with esbuild (versions pinned
+# by web/package-lock.json) into build/web/.
+WEB_SRC := web/build.sh web/package.json web/package-lock.json $(wildcard web/src/*)
+$(BUILD)/web/index.html: $(WEB_SRC)
+	sh web/build.sh
 
 # 10,000 create/delete cycles mixed with bad requests, under event and
 # prefork, then an account of ports, processes, fds and memory (tests/soak.py;

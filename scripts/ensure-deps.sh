@@ -6,6 +6,10 @@ build="g++ make apache2-dev libjansson-dev libapr1-dev libaprutil1-dev libcurl4-
 run="apache2 apache2-utils curl python3 python3-msgpack python3-websockets"
 test="libcmocka-dev python3-pytest python3-prometheus-client valgrind clang libclang-rt-14-dev"
 bench="wrk"
+# Node and npm may come from elsewhere (NodeSource's nodejs conflicts with
+# Debian's npm): only ask for Debian's when the commands are missing.
+command -v node >/dev/null 2>&1 || run="$run nodejs"
+command -v npm >/dev/null 2>&1 || run="$run npm"
 case "${1:-build}" in
 build) want="$build" ;;
 run) want="$build $run" ;;
@@ -13,11 +17,26 @@ test) want="$build $run $test" ;;
 bench) want="$build $run $bench" ;;
 *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
 esac
+# Chromium, for the browser test: where it cannot be installed, that test
+# says so and is skipped; nothing else depends on it.
+install_optional() {
+    [ "$want_kind" = test ] || return 0
+    dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" && return 0
+    echo "Installing Debian package: chromium (for the browser test)"
+    if [ "$(id -u)" -eq 0 ]; then s=""; else s="sudo"; fi
+    $s apt-get update -q >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $s apt-get install -y -q --no-install-recommends chromium \
+        >/dev/null 2>&1 || echo "chromium could not be installed: the browser test will be skipped"
+}
+want_kind="${1:-build}"
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    install_optional
+    exit 0
+fi
 echo "Installing Debian packages:$missing"
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -25,3 +44,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q >/dev/null || true
 # shellcheck disable=SC2086
 $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+install_optional

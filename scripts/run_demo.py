@@ -17,6 +17,24 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import apache_harness as H  # noqa: E402
 
+# The demo page, built by web/build.sh; served at / by the demo Apache.
+WEB_BUILD = os.path.join(REPO, "build", "web")
+WEB_CONF = ("<IfModule !dir_module>\n  LoadModule dir_module %s/mod_dir.so\n</IfModule>\n"
+            "DirectoryIndex index.html" % H.MODDIR)
+
+
+def demo_apps(tmp):
+    """The launcher's applications: the fake wslink app, ready at once."""
+    return {"demo": {"cmd": H.app_cmd("ready", tmp=tmp), "ready_line": "Starting factory"}}
+
+
+def install_web(htdocs):
+    """Copies the built demo page into htdocs; False if it was not built."""
+    if not os.path.isfile(os.path.join(WEB_BUILD, "index.html")):
+        return False
+    shutil.copytree(WEB_BUILD, htdocs, dirs_exist_ok=True)
+    return True
+
 
 def pick_port(preferred=8080):
     with socket.socket() as s:
@@ -34,10 +52,9 @@ def main():
     port = pick_port()
     base = H.free_port_range(50)
     launcher = H.default_launcher(tmp, port, base, count=50, timeout=10)
-    launcher["apps"] = {
-        "demo": {"cmd": H.app_cmd("ready", tmp=tmp), "ready_line": "Starting factory"},
-    }
-    apache = H.Apache(tmp, mpm="event", launcher=launcher, port=port)
+    launcher["apps"] = demo_apps(tmp)
+    apache = H.Apache(tmp, mpm="event", launcher=launcher, port=port, extra_conf=WEB_CONF)
+    page = install_web(os.path.join(tmp, "htdocs"))
     apache.start()
     url = "http://127.0.0.1:%d/paraview" % port
     print("""
@@ -46,6 +63,8 @@ mod_pvlaunch demo: Apache is running on http://127.0.0.1:%(port)d
   launcher:      %(tmp)s/launcher.json
   error log:     %(tmp)s/error.log
   session logs:  %(tmp)s/logs/
+
+%(page)s
 
 Create a session (the real client sends text/plain):
   curl -s -X POST -d '{"application": "demo"}' %(url)s
@@ -56,7 +75,12 @@ Say hello to the session's app through Apache's websocket route:
   /usr/bin/python3 %(repo)s/tests/wslink_client.py 'ws://127.0.0.1:%(port)d/proxy?sessionId=<id>' <secret>
 
 Press Ctrl-C to stop Apache and every session.
-""" % {"port": port, "tmp": tmp, "url": url, "repo": REPO}, flush=True)
+""" % {"port": port, "tmp": tmp, "url": url, "repo": REPO,
+       "page": ("Open http://127.0.0.1:%d/ in a browser: the demo page starts a session with\n"
+                "wslink's SmartConnect, calls the app through the websocket, and stops it."
+                % port) if page else
+               "(The demo page is not built: sh %s/web/build.sh, then restart.)" % REPO},
+   flush=True)
     try:
         if smoke:
             out = subprocess.run(["curl", "-s", "-X", "POST", "-d", '{"application": "demo"}', url],

@@ -10,6 +10,12 @@ Supported calls:
   wslink.hello  args [{"secret": S}]  -> {"clientID": "c<hex>", "maxMsgSize": N}
   demo.echo     args [x]              -> {"echo": x, "session": TAG}
   demo.whoami                         -> {"pid": ..., "port": ..., "args": argv[1:]}
+  demo.info                           -> {"pid": ..., "port": ..., "clientID": ...}
+                                         (no secret: what the demo page shows)
+  application.exit.later  args [s]    -> null; the server stops s seconds later
+                                         (default 60), as wslink's does; the
+                                         npm client calls it when destroyed
+  application.exit                    -> null; the server stops at once
 
 The --mode option selects a (mis)behaviour so that the launcher can be
 exercised: ready, slow, never, exit-early, crash-later, ignore-term,
@@ -123,6 +129,8 @@ class App:
         self.port = opts.port
         self.next_client = 0
         self.next_msg_id = 0
+        # Set by serve(): stop_later(seconds) makes the server stop.
+        self.stop_later = None
 
     def encode(self, msg):
         import struct
@@ -172,6 +180,20 @@ class App:
         if method == "demo.whoami":
             return result({"pid": os.getpid(), "port": self.port,
                            "args": sys.argv[1:]})
+        if method == "demo.info":
+            return result({"pid": os.getpid(), "port": self.port,
+                           "clientID": state["client_id"]})
+        if method in ("application.exit", "application.exit.later"):
+            delay = 0.0
+            if method == "application.exit.later":
+                delay = 60.0
+                if args and isinstance(args[0], (int, float)) \
+                        and not isinstance(args[0], bool):
+                    delay = max(0.0, float(args[0]))
+            out("exit scheduled in %gs (%s)" % (delay, method))
+            if self.stop_later is not None:
+                self.stop_later(delay)
+            return result(None)
         return error(-32601, "Method not found: %s" % (method,))
 
     async def handler(self, ws, *unused):
@@ -221,6 +243,7 @@ async def serve(opts):
         await asyncio.sleep(opts.delay)
 
     app = App(opts, msgpack)
+    app.stop_later = lambda seconds: loop.call_later(seconds, request_stop)
     try:
         server = await websockets.serve(
             app.handler, opts.host, opts.port,

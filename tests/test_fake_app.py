@@ -196,6 +196,24 @@ def test_ready_mode_full_protocol(launch, tmp_path):
     assert r.returncode == 2
 
 
+def test_demo_info_and_exit_later(launch):
+    """What the demo page and the npm wslink client call: demo.info (no
+    secret in it) and application.exit.later, after which the app stops."""
+    app = launch("ready")
+    assert app.wait_ready(), (app.out, app.err)
+    info = wslink_client.call(app.url, SECRET, "demo.info", [])
+    assert info["result"]["pid"] == app.proc.pid
+    assert info["result"]["port"] == app.port
+    assert info["result"]["clientID"].startswith("c")
+    assert SECRET not in json.dumps(info)
+    t0 = time.monotonic()
+    bye = wslink_client.call(app.url, SECRET, "application.exit.later", [0.3])
+    assert bye["result"] is None and "error" not in bye
+    assert app.finish(timeout=5) == 0
+    assert time.monotonic() - t0 >= 0.3
+    assert "exit scheduled in 0.3s (application.exit.later)" in app.out
+
+
 def test_custom_ready_line_and_slow(launch):
     app = launch("slow", extra=["--delay", "0.5", "--ready-line", "GO GO"])
     t0 = time.monotonic()
