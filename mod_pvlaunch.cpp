@@ -135,6 +135,27 @@ const char *set_keep_finished(cmd_parms *cmd, void *, const char *arg) {
     return nullptr;
 }
 
+// Global numbers of seconds: PVLaunchIdleTimeout, PVLaunchMaxLifetime.
+const char *set_seconds(cmd_parms *cmd, double *out, const char *arg) {
+    if (const char *err = check_global(cmd))
+        return err;
+    char *end;
+    double v = std::strtod(arg, &end);
+    if (*end || !(v >= 0) || v > 365 * 86400.0)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name,
+                           " takes a number of seconds (0: no limit), at most 31536000", nullptr);
+    *out = v;
+    return nullptr;
+}
+
+const char *set_idle_timeout(cmd_parms *cmd, void *, const char *arg) {
+    return set_seconds(cmd, &globals().idle_timeout, arg);
+}
+
+const char *set_max_lifetime(cmd_parms *cmd, void *, const char *arg) {
+    return set_seconds(cmd, &globals().max_lifetime, arg);
+}
+
 const char *set_maintenance(cmd_parms *cmd, void *, int on) {
     server_conf(cmd->server)->maintenance = on ? 1 : 0;
     return nullptr;
@@ -165,6 +186,11 @@ const command_rec directives[] = {
                   "seconds (default: no queue)"),
     PVL_DIRECTIVE(TAKE1, "PVLaunchKeepFinished", set_keep_finished, RSRC_CONF,
                   "Seconds an ended asynchronous launch stays visible to GET (default 600)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchIdleTimeout", set_idle_timeout, RSRC_CONF,
+                  "Stop a session after this many seconds without a client connection "
+                  "(default 0: never)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchMaxLifetime", set_max_lifetime, RSRC_CONF,
+                  "Stop any session at this age in seconds (default 0: no limit)"),
     PVL_DIRECTIVE(FLAG, "PVLaunchMaintenance", set_maintenance, RSRC_CONF,
                   "On: new launches are refused with 503; sessions keep running (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
@@ -192,6 +218,8 @@ apr_status_t reset_globals(void *) {
     g.app_group.clear();
     g.stop_grace = 5.0;
     g.keep_finished = 600.0;
+    g.idle_timeout = 0;
+    g.max_lifetime = 0;
     g.queues.clear();
     g.api_bases.clear();
     return APR_SUCCESS;

@@ -6,6 +6,7 @@
 #include "../core/launch_queue.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../core/netstat.h"
 #include "../core/port_pool.h"
 #include "../core/protocol.h"
 #include "../core/session_table.h"
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <set>
 #include <memory>
 #include <netinet/in.h>
 #include <poll.h>
@@ -136,6 +138,8 @@ struct Proc {
     long request_number = 0;
     SysTime request_time;
     SysTime start_time_wall;
+    // Last time a client connection to its port was seen (PVLaunchIdleTimeout).
+    Clock::time_point last_active;
 };
 
 // A launch waiting in its launcher's queue.
@@ -207,6 +211,9 @@ class SessionDaemon {
     void handle_parent();
     void flush_notifications();
     void handle_timers();
+    // PVLaunchIdleTimeout and PVLaunchMaxLifetime.
+    void check_limits(Clock::time_point now);
+    double idle_scan_interval() const;
     void write_map_file(int launcher);
     // A ready session becomes visible to the children and the map file, and
     // stops being so.
@@ -232,6 +239,7 @@ class SessionDaemon {
     std::map<std::string, Clock::time_point> forget_at_; // ended tracked launches
     std::deque<std::string> kept_order_;                 // the same, oldest first
     Clock::time_point next_drain_;
+    Clock::time_point next_idle_scan_;
     long next_request_number_ = 1;
     Notifier notifier_;
     // For operators (op "stats"): since this daemon started.
@@ -952,6 +960,7 @@ void SessionDaemon::mark_ready(Session &s, Proc &p) {
     s.state = SessionState::ready;
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started);
     launch_duration_.observe(static_cast<double>(ms.count()) / 1e6);
+    p.last_active = Clock::now();
     log(LogLevel::info, "PVL00010",
         "session " + s.id + " (" + s.application + ") ready on " + s.host_port() + " in " +
             std::to_string(ms.count() / 1000.0) + " ms");
@@ -1098,8 +1107,71 @@ void SessionDaemon::handle_inotify() {
     }
 }
 
+double SessionDaemon::idle_scan_interval() const {
+    return std::min(30.0, std::max(0.5, opts_.idle_timeout / 4));
+}
+
+void SessionDaemon::check_limits(Clock::time_point now) {
+    std::set<int> busy;
+    const bool scan = opts_.idle_timeout > 0 && now >= next_idle_scan_;
+    if (scan) {
+        // Apache's proxy connections to an app end on the app's port: an
+        // established socket there is a client.
+        for (const char *path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            std::string text;
+            char buf[65536];
+            ssize_t n;
+            while ((n = read(fd, buf, sizeof buf)) > 0)
+                text.append(buf, static_cast<size_t>(n));
+            close(fd);
+            established_local_ports(text, &busy);
+        }
+        next_idle_scan_ =
+            now + std::chrono::milliseconds(static_cast<long>(idle_scan_interval() * 1000));
+    }
+    if (!scan && opts_.max_lifetime <= 0)
+        return;
+    for (const std::string &id : table_.ids()) {
+        Session *s = table_.find(id);
+        if (s->state == SessionState::stopping)
+            continue;
+        Proc &p = procs_[id];
+        char secs[32];
+        std::string why;
+        if (opts_.max_lifetime > 0 &&
+            now - p.started >= std::chrono::milliseconds(static_cast<long>(opts_.max_lifetime * 1000))) {
+            std::snprintf(secs, sizeof secs, "%g", opts_.max_lifetime);
+            why = std::string("reached the maximum lifetime of ") + secs + " s";
+        } else if (scan && s->state == SessionState::ready) {
+            if (busy.count(s->port))
+                p.last_active = now;
+            else if (now - p.last_active >=
+                     std::chrono::milliseconds(static_cast<long>(opts_.idle_timeout * 1000))) {
+                std::snprintf(secs, sizeof secs, "%g", opts_.idle_timeout);
+                why = std::string("no client connection for ") + secs + " s";
+            }
+        }
+        if (why.empty())
+            continue;
+        log(LogLevel::notice, "PVL00025", "session " + id + " (" + s->application + ") " + why +
+                                              "; stopping it");
+        if (p.creator >= 0) {
+            int fd = p.creator;
+            p.creator = -1;
+            respond(fd, 503, error_body("the session " + why + " before it was ready"));
+        }
+        p.end_as = LaunchState::completed;
+        p.end_why = why;
+        stop_session(*s, p);
+    }
+}
+
 void SessionDaemon::handle_timers() {
     auto now = Clock::now();
+    check_limits(now);
     std::vector<std::string> expired;
     for (const auto &kv : waiting_)
         if (now >= kv.second.deadline)
@@ -1187,6 +1259,12 @@ int SessionDaemon::poll_timeout_ms() const {
         next = std::min(next, kv.second.deadline);
     if (!waiting_.empty())
         next = std::min(next, next_drain_);
+    if (opts_.idle_timeout > 0 && table_.size() > 0)
+        next = std::min(next, next_idle_scan_);
+    if (opts_.max_lifetime > 0)
+        for (const auto &kv : procs_)
+            next = std::min(next, kv.second.started + std::chrono::milliseconds(static_cast<long>(
+                                                          opts_.max_lifetime * 1000)));
     for (const auto &kv : forget_at_)
         next = std::min(next, kv.second);
     int notifier_ms = notifier_.timeout_ms();
@@ -1322,6 +1400,19 @@ void SessionDaemon::adopt() {
         Proc &p = procs_[s.id];
         p.start_time = r.start_time;
         p.pidfd = pidfd;
+        // Its age, for PVLaunchMaxLifetime: the process's start time (clock
+        // ticks after boot) against the system's uptime.
+        p.started = p.last_active = Clock::now();
+        if (FILE *f = std::fopen("/proc/uptime", "re")) {
+            double uptime = 0;
+            if (std::fscanf(f, "%lf", &uptime) == 1) {
+                double age = uptime - static_cast<double>(r.start_time) /
+                                          static_cast<double>(sysconf(_SC_CLK_TCK));
+                if (age > 0)
+                    p.started -= std::chrono::milliseconds(static_cast<long>(age * 1000));
+            }
+            std::fclose(f);
+        }
         // What the queue listing shows; the request time is not persisted.
         p.request_number = next_request_number_++;
         p.request_time = p.start_time_wall = std::chrono::system_clock::now();

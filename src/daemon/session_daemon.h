@@ -36,6 +36,10 @@ struct DaemonOptions {
     std::vector<QueueOptions> queues;
     // How long an ended seed 004 launch stays visible to GET.
     double keep_finished = 600;
+    // Seconds without any established client connection to a session's
+    // port before it is stopped, and the most a session may live; 0: none.
+    double idle_timeout = 0;
+    double max_lifetime = 0;
 };
 
 // Runs the event loop. On start it re-adopts the live apps of the persisted

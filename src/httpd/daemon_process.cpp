@@ -110,6 +110,7 @@ uint64_t fingerprint(const Globals &g) {
     mix(g.app_group);
     mix(std::to_string(g.stop_grace));
     mix(std::to_string(g.keep_finished));
+    mix(std::to_string(g.idle_timeout) + "/" + std::to_string(g.max_lifetime));
     for (const auto &q : g.queues)
         mix(std::to_string(q.max_length) + "/" + std::to_string(q.max_wait));
     mix(std::to_string(ap_unixd_config.user_id));
@@ -192,6 +193,8 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     opts.state_path = g.state_path;
     opts.queues = g.queues;
     opts.keep_finished = g.keep_finished;
+    opts.idle_timeout = g.idle_timeout;
+    opts.max_lifetime = g.max_lifetime;
     if (geteuid() == 0) {
         opts.apps_as.switch_user = true;
         opts.apps_as.user = g.app_user;

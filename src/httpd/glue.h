@@ -33,6 +33,8 @@ struct Globals {
     std::string app_group;
     double stop_grace = 5.0;
     double keep_finished = 600.0; // PVLaunchKeepFinished
+    double idle_timeout = 0;      // PVLaunchIdleTimeout
+    double max_lifetime = 0;      // PVLaunchMaxLifetime
     std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
     std::vector<std::string> api_bases; // <Location> paths with SetHandler pvlaunch
     int listen_fd = -1;

@@ -13,6 +13,7 @@ int main(void) {
     failures += run_state_journal_tests();
     failures += run_launch_queue_tests();
     failures += run_metrics_tests();
+    failures += run_netstat_tests();
     failures += run_config_tests();
     failures += run_launch_plan_tests();
     failures += run_launch_format_tests();

@@ -26,6 +26,7 @@ int run_shared_table_tests(void);
 int run_state_journal_tests(void);
 int run_launch_queue_tests(void);
 int run_metrics_tests(void);
+int run_netstat_tests(void);
 int run_launch_format_tests(void);
 
 // Fails the current test unless `needle` occurs in `hay`, printing both.
