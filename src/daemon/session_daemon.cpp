@@ -105,12 +105,16 @@ bool port_bindable(const std::string &host, int port) {
 }
 
 struct Conn {
-    enum class Phase { reading, waiting, writing };
+    // streaming: a watcher of one launch's events (GET <id>/events); lines
+    // are sent as they happen and the connection stays open until the
+    // launch ends or the watcher goes away.
+    enum class Phase { reading, waiting, writing, streaming };
     int fd = -1;
     Phase phase = Phase::reading;
     std::string in;
     std::string out;
     size_t out_off = 0;
+    bool closing = false; // streaming: close once `out` is sent
 };
 
 // The process side of a session, next to its row in the table.
@@ -178,6 +182,14 @@ class SessionDaemon {
     void op_map(int fd, const std::string &id);
     void op_list(int fd, int launcher);
     void op_stats(int fd);
+    void op_logtail(int fd, int launcher, const std::string &id);
+    void op_watch(int fd, int launcher, const std::string &id);
+    // Events for the watchers of a launch (op "watch").
+    void stream(int fd, const char *event, JsonPtr data);
+    void flush_stream(Conn &c);
+    void emit(const std::string &id, const char *event, JsonPtr data);
+    void emit_positions(int launcher);
+    void end_watchers(const std::string &id, const char *state);
     void op_reorder(int fd, int launcher, json_t *req);
 
     // Launches (seed 004): every create is one; it waits in the queue when
@@ -202,7 +214,8 @@ class SessionDaemon {
     void sync_elsewhere();
 
     void check_ready(Session &s, Proc &p);
-    void mark_ready(Session &s, Proc &p);
+    // `line`: the ready line seen (a copy: p's ready lines are freed here).
+    void mark_ready(Session &s, Proc &p, std::string line = std::string());
     void stop_session(Session &s, Proc &p);
     void stop_watching(Proc &p);
     void reap_children();
@@ -253,6 +266,7 @@ class SessionDaemon {
     SessionTable table_;
     std::map<std::string, Proc> procs_;
     std::map<int, Conn> conns_;
+    std::map<std::string, std::vector<int>> watchers_; // launch id -> streaming conns
     std::map<int, std::string> watches_; // inotify wd -> session id
     apr_pool_t *pool_ = nullptr;
     int sfd_ = -1;
@@ -311,6 +325,11 @@ void SessionDaemon::close_conn(int fd) {
         auto &w = p.delete_waiters;
         w.erase(std::remove(w.begin(), w.end(), fd), w.end());
     }
+    for (auto wit = watchers_.begin(); wit != watchers_.end();) {
+        auto &v = wit->second;
+        v.erase(std::remove(v.begin(), v.end(), fd), v.end());
+        wit = v.empty() ? watchers_.erase(wit) : std::next(wit);
+    }
     // A held client that goes away loses its place: nothing is started for
     // nobody.
     for (auto &kv : waiting_)
@@ -356,6 +375,13 @@ void SessionDaemon::handle_conn_io(int fd, short revents) {
             close_conn(fd);
         else
             flush_conn(c);
+        return;
+    }
+    if (c.phase == Conn::Phase::streaming) {
+        if (revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP))
+            close_conn(fd); // the watcher went away
+        else if (revents & POLLOUT)
+            flush_stream(c);
         return;
     }
     if (c.phase == Conn::Phase::waiting) {
@@ -423,6 +449,10 @@ void SessionDaemon::dispatch(int fd, const std::string &line) {
         op_list(fd, launcher);
     else if (std::strcmp(op, "reorder") == 0)
         op_reorder(fd, launcher, req.get());
+    else if (std::strcmp(op, "logtail") == 0)
+        op_logtail(fd, launcher, id);
+    else if (std::strcmp(op, "watch") == 0)
+        op_watch(fd, launcher, id);
     else if (std::strcmp(op, "get") == 0)
         op_get(fd, launcher, id);
     else if (std::strcmp(op, "delete") == 0)
@@ -506,6 +536,8 @@ void SessionDaemon::op_list(int fd, int launcher) {
         if (lit != launches_.end()) {
             running.emplace_back(lit->second.request_number,
                                  launch_summary_json(lit->second, 0));
+            json_object_set_new(running.back().second.get(), "hostPort",
+                                json_string(s->host_port().c_str()));
             continue;
         }
         const Proc &p = procs_[id];
@@ -519,6 +551,8 @@ void SessionDaemon::op_list(int fd, int launcher) {
         l.started = true;
         l.start_time = p.start_time_wall;
         running.emplace_back(l.request_number, launch_summary_json(l, 0));
+        json_object_set_new(running.back().second.get(), "hostPort",
+                            json_string(s->host_port().c_str()));
     }
     std::sort(running.begin(), running.end(),
               [](const auto &a, const auto &b) { return a.first < b.first; });
@@ -533,6 +567,132 @@ void SessionDaemon::op_list(int fd, int launcher) {
     }
     JsonPtr body(json_pack("{s:O}", "launches", arr.get()));
     respond(fd, 200, json_to_string(body.get()));
+}
+
+// The last lines of a live session's log, for the admin page.
+void SessionDaemon::op_logtail(int fd, int launcher, const std::string &id) {
+    Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
+    if (!s || s->launcher != launcher) {
+        respond(fd, 404, error_body("no running session with id " +
+                                    (valid_session_id(id) ? id : std::string("?"))));
+        return;
+    }
+    std::string tail = log_tail(procs_[id].log_path);
+    json_t *text = json_stringn(tail.data(), tail.size());
+    JsonPtr j(json_pack("{s:s, s:o}", "id", id.c_str(), "log",
+                        text ? text : json_string("(the log is not UTF-8 text)")));
+    respond(fd, 200, json_to_string(j.get()));
+}
+
+void SessionDaemon::op_watch(int fd, int launcher, const std::string &id) {
+    auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
+    Launch *l = lit != launches_.end() && lit->second.launcher == launcher ? &lit->second : nullptr;
+    Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
+    if (s && s->launcher != launcher)
+        s = nullptr;
+    // A ParaViewWeb session is watchable once its id is known (ready); a
+    // seed 004 launch from its creation.
+    if (!l && !(s && s->state == SessionState::ready)) {
+        respond(fd, 404, error_body("no launch with id " + (valid_session_id(id) ? id : "?")));
+        return;
+    }
+    auto it = conns_.find(fd);
+    if (it == conns_.end())
+        return;
+    Conn &c = it->second;
+    c.phase = Conn::Phase::streaming;
+    c.out = frame_response(200, "");
+    c.out_off = 0;
+    JsonPtr now(json_object());
+    const char *state = l ? launch_state_name(l->state) : "running";
+    json_object_set_new(now.get(), "state", json_string(state));
+    if (l && l->state == LaunchState::waiting)
+        json_object_set_new(now.get(), "queuePosition",
+                            json_integer(static_cast<json_int_t>(
+                                queues_[static_cast<size_t>(launcher)].position(id))));
+    if (s)
+        json_object_set_new(now.get(), "sessionState",
+                            json_string(s->state == SessionState::ready      ? "ready"
+                                        : s->state == SessionState::starting ? "starting"
+                                                                             : "stopping"));
+    watchers_[id].push_back(fd);
+    stream(fd, "state", std::move(now));
+    if (l && launch_ended(l->state))
+        end_watchers(id, nullptr);
+}
+
+void SessionDaemon::stream(int fd, const char *event, JsonPtr data) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end() || it->second.phase != Conn::Phase::streaming)
+        return;
+    Conn &c = it->second;
+    JsonPtr line(json_pack("{s:s, s:o}", "event", event, "data", data.release()));
+    if (c.out_off == c.out.size()) {
+        c.out.clear();
+        c.out_off = 0;
+    }
+    c.out += json_to_string(line.get()) + "\n";
+    flush_stream(c);
+}
+
+void SessionDaemon::flush_stream(Conn &c) {
+    while (c.out_off < c.out.size()) {
+        ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c.out_off += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; // POLLOUT continues
+        close_conn(c.fd);
+        return;
+    }
+    if (c.closing)
+        close_conn(c.fd);
+}
+
+void SessionDaemon::emit(const std::string &id, const char *event, JsonPtr data) {
+    auto it = watchers_.find(id);
+    if (it == watchers_.end())
+        return;
+    const std::vector<int> fds = it->second; // streaming may close some
+    for (int fd : fds)
+        stream(fd, event, JsonPtr(json_deep_copy(data.get())));
+}
+
+void SessionDaemon::emit_positions(int launcher) {
+    if (watchers_.empty())
+        return;
+    const LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
+    size_t pos = 0;
+    for (const std::string &id : q.ids()) {
+        ++pos;
+        if (watchers_.count(id))
+            emit(id, "position",
+                 JsonPtr(json_pack("{s:s, s:I}", "state", "waiting", "queuePosition",
+                                   static_cast<json_int_t>(pos))));
+    }
+}
+
+// The launch ended (`state`, or what the stream already said): last event,
+// then each watcher's connection closes once it is sent.
+void SessionDaemon::end_watchers(const std::string &id, const char *state) {
+    if (state)
+        emit(id, "state", JsonPtr(json_pack("{s:s}", "state", state)));
+    auto it = watchers_.find(id);
+    if (it == watchers_.end())
+        return;
+    const std::vector<int> fds = it->second;
+    watchers_.erase(it);
+    for (int fd : fds) {
+        auto c = conns_.find(fd);
+        if (c == conns_.end())
+            continue;
+        c->second.closing = true;
+        flush_stream(c->second);
+    }
 }
 
 void SessionDaemon::op_stats(int fd) {
@@ -591,6 +751,7 @@ void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
     }
     log(LogLevel::info, "PVL00037",
         std::to_string(ids.size()) + " queued launch(es) moved " + dir);
+    emit_positions(launcher);
     op_list(fd, launcher);
 }
 
@@ -802,6 +963,8 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
     l.start_time = now;
     l.erase_status("queuePosition");
     l.add_log("progress", "application " + l.service + " started", now);
+    emit(l.id, "state",
+         JsonPtr(json_pack("{s:s, s:s}", "state", "running", "sessionState", "starting")));
     table_.add(s);
     Proc &stored = procs_[s.id] = std::move(p);
     save_session(s);
@@ -843,6 +1006,7 @@ void SessionDaemon::drain_queue(int launcher) {
             ++outcomes_["failed"];
             finish_launch(id, LaunchState::failed, "error", err.message);
         }
+        emit_positions(launcher); // everyone behind moved up
     }
 }
 
@@ -854,8 +1018,10 @@ void SessionDaemon::cancel_waiting(const std::string &id, int status, const std:
     const int creator = wit->second.creator;
     waiting_.erase(wit);
     auto lit = launches_.find(id);
-    if (lit != launches_.end())
+    if (lit != launches_.end()) {
         queues_[static_cast<size_t>(lit->second.launcher)].remove(id);
+        emit_positions(lit->second.launcher);
+    }
     if (creator >= 0 && status > 0)
         respond(creator, status, error_body(why));
     ++outcomes_[launch_state_name(state)];
@@ -872,6 +1038,7 @@ void SessionDaemon::finish_launch(const std::string &id, LaunchState state, cons
     if (!l.end(state, now))
         return;
     l.add_log(kind, why, now);
+    end_watchers(id, launch_state_name(state));
     if (!l.status_location.empty()) {
         std::string error;
         if (!notifier_.post(l.status_location, json_to_string(launch_object(l).get()),
@@ -942,7 +1109,7 @@ void SessionDaemon::check_ready(Session &s, Proc &p) {
         text.append(buf, static_cast<size_t>(n));
         for (const auto &line : p.ready_lines) {
             if (text.find(line) != std::string::npos) {
-                mark_ready(s, p);
+                mark_ready(s, p, line);
                 return;
             }
         }
@@ -951,7 +1118,7 @@ void SessionDaemon::check_ready(Session &s, Proc &p) {
     }
 }
 
-void SessionDaemon::mark_ready(Session &s, Proc &p) {
+void SessionDaemon::mark_ready(Session &s, Proc &p, std::string line) {
     stop_watching(p);
     // What only a start needs is given back: a site keeps thousands of
     // ready sessions.
@@ -961,6 +1128,9 @@ void SessionDaemon::mark_ready(Session &s, Proc &p) {
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started);
     launch_duration_.observe(static_cast<double>(ms.count()) / 1e6);
     p.last_active = Clock::now();
+    emit(s.id, "ready",
+         JsonPtr(json_pack("{s:s, s:s, s:s%}", "state", "running", "sessionState", "ready", "line",
+                           line.data(), line.size())));
     log(LogLevel::info, "PVL00010",
         "session " + s.id + " (" + s.application + ") ready on " + s.host_port() + " in " +
             std::to_string(ms.count() / 1000.0) + " ms");
@@ -1077,6 +1247,7 @@ void SessionDaemon::on_exit(Session &s, int status) {
     forget_session(gone.id);
     ++outcomes_[launch_state_name(end)];
     finish_launch(gone.id, end, kind, why);
+    end_watchers(gone.id, launch_state_name(end)); // ParaViewWeb sessions have no record
     for (auto &a : answers)
         respond(a.first, a.second.first, a.second.second);
     if (!delete_waiters.empty()) {
@@ -1593,9 +1764,13 @@ int SessionDaemon::run() {
         fds.push_back({opts_.parent_fd, POLLIN, 0});
         const size_t first_conn = fds.size();
         for (const auto &kv : conns_) {
-            short ev = kv.second.phase == Conn::Phase::writing ? POLLOUT
-                       : kv.second.phase == Conn::Phase::waiting ? POLLRDHUP
-                                                                 : POLLIN;
+            const Conn &c = kv.second;
+            short ev = c.phase == Conn::Phase::writing ? POLLOUT
+                       : c.phase == Conn::Phase::waiting ? POLLRDHUP
+                       : c.phase == Conn::Phase::streaming
+                           ? static_cast<short>(POLLRDHUP |
+                                                (c.out_off < c.out.size() ? POLLOUT : 0))
+                           : POLLIN;
             fds.push_back({kv.first, ev, 0});
         }
         const size_t first_pidfd = fds.size();

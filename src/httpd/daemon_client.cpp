@@ -55,6 +55,27 @@ int client_fd(request_rec *r) {
 
 } // namespace
 
+int client_socket(request_rec *r) { return client_fd(r); }
+
+int daemon_open(request_rec *r, const std::string &request) {
+    int fd = connect_daemon(r);
+    if (fd < 0)
+        return -1;
+    std::string line = request + "\n";
+    size_t off = 0;
+    while (off < line.size()) {
+        ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += static_cast<size_t>(n);
+    }
+    return fd;
+}
+
 CallResult daemon_call(request_rec *r, const std::string &request, int timeout_ms,
                        bool watch_client, int *status, std::string *body) {
     int fd = connect_daemon(r);

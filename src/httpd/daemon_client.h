@@ -14,4 +14,11 @@ enum class CallResult { ok, unavailable, client_gone };
 CallResult daemon_call(request_rec *r, const std::string &request, int timeout_ms,
                        bool watch_client, int *status, std::string *body);
 
+// Opens a control connection and sends one request line; the caller reads
+// the answer (for streams). Returns the socket, or -1.
+int daemon_open(request_rec *r, const std::string &request);
+
+// The HTTP client's socket (to notice it hang up), or -1.
+int client_socket(request_rec *r);
+
 } // namespace pvl
