@@ -336,7 +336,7 @@ void SessionDaemon::close_conn(int fd) {
         if (kv.second.creator == fd) {
             kv.second.creator = -1;
             const std::string id = kv.first; // cancel_waiting erases the entry
-            log(LogLevel::info, "PVL00031",
+            log(LogLevel::info, "PVL00026",
                 "queued launch " + id + " abandoned: the client went away");
             cancel_waiting(id, 0, "the client went away", LaunchState::canceled);
             break;
@@ -1515,7 +1515,7 @@ void SessionDaemon::save_session(const Session &s) {
 void SessionDaemon::forget_session(const std::string &id) {
     std::string error;
     if (journal_ && !journal_->erase(id, &error))
-        log(LogLevel::error, "PVL00046", error);
+        log(LogLevel::error, "PVL00051", error);
     else if (journal_ && journal_->records() > 4 * table_.size() + 64)
         save_state();
 }
@@ -1528,7 +1528,7 @@ void SessionDaemon::save_state() {
         rows.push_back(persisted(*table_.find(id)));
     std::string error;
     if (!journal_->rewrite(rows, &error))
-        log(LogLevel::error, "PVL00046", error);
+        log(LogLevel::error, "PVL00049", error);
 }
 
 void SessionDaemon::adopt() {
@@ -1817,7 +1817,7 @@ int SessionDaemon::run() {
     }
     if (detached_) {
         flush_notifications();
-        log(LogLevel::info, "PVL00033", "session daemon exiting; sessions kept");
+        log(LogLevel::info, "PVL00048", "session daemon exiting; sessions kept");
         return 0;
     }
     // What ignored even SIGKILL's deadline is killed and waited for here.
