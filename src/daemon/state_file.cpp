@@ -64,10 +64,11 @@ bool StateJournal::rewrite(const std::vector<PersistedSession> &all, std::string
         unlink(tmp.c_str());
         return false;
     }
-    // Later appends go to the new file.
+    // Later appends go to the new file, opened now so that the daemon's
+    // descriptors stay the same from one change to the next.
     if (fd_ >= 0)
         close(fd_);
-    fd_ = -1;
+    fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     records_ = all.size();
     return true;
 }
