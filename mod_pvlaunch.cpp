@@ -321,7 +321,9 @@ int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) no
 int handler(request_rec *r) noexcept {
     try {
         int rc = rest_handler(r);
-        return rc == DECLINED ? metrics_handler(r) : rc;
+        if (rc == DECLINED)
+            rc = metrics_handler(r);
+        return rc == DECLINED ? admin_page_handler(r) : rc;
     } catch (const std::exception &e) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PVL00105: internal error: %s", e.what());
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -63,6 +63,8 @@ void protect_shared_table();
 // rest_api.cpp
 int rest_handler(request_rec *r);
 int metrics_handler(request_rec *r);
+// admin_page.cpp: SetHandler pvlaunch-admin.
+int admin_page_handler(request_rec *r);
 // mod_status's section (flags: AP_STATUS_SHORT for ?auto).
 int status_section(request_rec *r, int flags);
 char *rewrite_map_lookup(request_rec *r, char *key);
