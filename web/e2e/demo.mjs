@@ -1,10 +1,17 @@
 // Drives the demo page in headless Chromium (Debian's, through playwright-core:
 // no browser download): Start, wait for the RPC result, Stop, wait for
-// "stopped". Prints one JSON report on stdout; exit status 0 when every step
-// passed, 1 when one failed (the report says which), 2 on bad usage.
+// "stopped". The page must have shown the launch's progress events (at least
+// "running" and the session "ready"). Prints one JSON report on stdout; exit
+// status 0 when every step passed, 1 when one failed (the report says which),
+// 2 on bad usage.
+//
+// With --free-slot PATH (a launcher with a queue whose only slot is taken by
+// the session at PATH), the page's launch must first show "waiting" in the
+// queue; then the script DELETEs PATH, and the launch starts.
 //
 // Usage: node web/e2e/demo.mjs --url http://127.0.0.1:PORT/
 //          [--running-shot FILE.png] [--stopped-shot FILE.png]
+//          [--free-slot /paraview/ID] [--waiting-shot FILE.png]
 //          [--chromium /usr/bin/chromium] [--timeout SECONDS]
 import process from 'node:process';
 import { chromium } from 'playwright-core';
@@ -14,6 +21,8 @@ function parseArgs(argv) {
     url: null,
     runningShot: null,
     stoppedShot: null,
+    freeSlot: null,
+    waitingShot: null,
     chromium: '/usr/bin/chromium',
     timeout: 30,
   };
@@ -21,6 +30,8 @@ function parseArgs(argv) {
     '--url': 'url',
     '--running-shot': 'runningShot',
     '--stopped-shot': 'stoppedShot',
+    '--free-slot': 'freeSlot',
+    '--waiting-shot': 'waitingShot',
     '--chromium': 'chromium',
     '--timeout': 'timeout',
   };
@@ -42,7 +53,8 @@ async function main() {
     opts = parseArgs(process.argv.slice(2));
   } catch (err) {
     process.stderr.write(`${err.message}\nusage: node demo.mjs --url URL [--running-shot PNG] ` +
-      '[--stopped-shot PNG] [--chromium PATH] [--timeout SECONDS]\n');
+      '[--stopped-shot PNG] [--free-slot PATH] [--waiting-shot PNG] [--chromium PATH] ' +
+      '[--timeout SECONDS]\n');
     return 2;
   }
   const timeoutMs = opts.timeout * 1000;
@@ -56,6 +68,11 @@ async function main() {
     rpcResult: null,
     stateAfterStart: null,
     stateAfterStop: null,
+    launchState: null,
+    freeSlotStatus: null,
+    progressWhileWaiting: [],
+    progressAtRunning: [],
+    progress: [],
     pageLog: [],
     launcherRequests: [],
     websockets: [],
@@ -117,6 +134,16 @@ async function main() {
 
     const state = () => page.locator('#state').getAttribute('data-state');
     const pageLog = () => page.locator('#log li').allInnerTexts();
+    // The progress list: one entry per server-sent event the page showed.
+    const progress = () => page.locator('#progress li').evaluateAll((items) => items.map((li) => {
+      const entry = { event: li.dataset.event, state: li.dataset.state };
+      if (li.dataset.queuePosition !== undefined) entry.queuePosition = Number(li.dataset.queuePosition);
+      if (li.dataset.sessionState !== undefined) entry.sessionState = li.dataset.sessionState;
+      const line = li.querySelector('.ready-line');
+      if (line) entry.line = line.textContent;
+      entry.text = li.innerText;
+      return entry;
+    }));
 
     report.step = 'open the page';
     await page.goto(opts.url, { waitUntil: 'load' });
@@ -125,8 +152,25 @@ async function main() {
 
     report.step = 'start a session and call demo.info';
     await page.locator('#start').click();
+    if (opts.freeSlot) {
+      report.step = 'wait in the queue';
+      await page.waitForSelector('#progress li[data-state="waiting"], #state[data-state="error"]');
+      report.progressWhileWaiting = await progress();
+      if (opts.waitingShot) {
+        await page.screenshot({ path: opts.waitingShot, fullPage: true });
+      }
+      if ((await state()) === 'error') throw new Error('the page failed while queued');
+      report.step = 'free the queue\'s slot';
+      const resp = await fetch(new URL(opts.freeSlot, opts.url), { method: 'DELETE' });
+      report.freeSlotStatus = resp.status;
+      await resp.arrayBuffer();
+      if (!resp.ok) throw new Error(`DELETE ${opts.freeSlot} answered ${resp.status}`);
+      report.step = 'start a session and call demo.info';
+    }
     await page.waitForSelector('#state[data-state="running"], #state[data-state="error"]');
     report.stateAfterStart = await state();
+    report.launchState = await page.locator('#launch-state').innerText();
+    report.progressAtRunning = await progress();
     report.sessionId = await page.locator('#session-id').innerText();
     report.sessionURL = await page.locator('#session-url').innerText();
     const rpcText = await page.locator('#rpc-result').innerText();
@@ -137,6 +181,13 @@ async function main() {
     }
     if (report.stateAfterStart !== 'running') {
       throw new Error(`the page reached state ${report.stateAfterStart}`);
+    }
+    report.step = 'check the progress events';
+    if (!report.progressAtRunning.some((p) => p.state === 'running')) {
+      throw new Error('the page showed no "running" launch event');
+    }
+    if (!report.progressAtRunning.some((p) => p.sessionState === 'ready')) {
+      throw new Error('the page showed no "ready" launch event');
     }
 
     report.step = 'stop the session';
@@ -150,6 +201,7 @@ async function main() {
     if (report.stateAfterStop !== 'stopped') {
       throw new Error(`the page reached state ${report.stateAfterStop}`);
     }
+    report.progress = await progress();
     report.pageLog = await pageLog();
     report.step = 'done';
     report.ok = true;
@@ -158,6 +210,7 @@ async function main() {
     if (page) {
       try {
         report.pageLog = await page.locator('#log li').allInnerTexts();
+        report.progress = await page.locator('#progress li').allInnerTexts();
       } catch (e) {
         // the page is gone: the error says why
       }
