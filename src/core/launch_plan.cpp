@@ -12,12 +12,14 @@ JsonPtr parse_payload(const char *data, size_t len, LaunchError *err) {
     JsonPtr j(json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr));
     if (!j) {
         err->status = 400;
-        err->message = std::string("request body is not valid JSON: ") + jerr.text;
+        err->message = std::string("request body is not valid JSON: ") + jerr.text +
+                       "; send a JSON object such as {\"application\": \"<name>\"}";
         return nullptr;
     }
     if (!json_is_object(j.get())) {
         err->status = 400;
-        err->message = "request body must be a JSON object";
+        err->message =
+            "request body must be a JSON object, such as {\"application\": \"<name>\"}";
         return nullptr;
     }
     return j;
@@ -25,22 +27,22 @@ JsonPtr parse_payload(const char *data, size_t len, LaunchError *err) {
 
 bool check_payload(const LauncherConfig &cfg, const json_t *payload, std::string *app,
                    LaunchError *err) {
+    std::string known;
+    for (const auto &kv : cfg.apps)
+        known += (known.empty() ? "" : ", ") + kv.first;
     json_t *a = json_object_get(payload, "application");
     if (!a) {
         err->status = 400;
-        err->message = "request has no \"application\"";
+        err->message = "request has no \"application\"; name one of: " + known;
         return false;
     }
     if (!json_is_string(a)) {
         err->status = 400;
-        err->message = "\"application\" must be a string";
+        err->message = "\"application\" must be a string, one of: " + known;
         return false;
     }
     app->assign(json_string_value(a), json_string_length(a));
     if (!cfg.apps.count(*app)) {
-        std::string known;
-        for (const auto &kv : cfg.apps)
-            known += (known.empty() ? "" : ", ") + kv.first;
         err->status = 400;
         err->message = "unknown application \"" + *app + "\" (known: " + known + ")";
         return false;
@@ -62,7 +64,8 @@ bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::strin
         return true;
     }
     err->status = 400;
-    err->message = "value of \"" + key + "\" is not allowed";
+    err->message = "value of \"" + key +
+                   "\" is not allowed by the launcher's sanitize rule for it; send an allowed value";
     return false;
 }
 

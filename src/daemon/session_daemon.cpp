@@ -474,7 +474,8 @@ void SessionDaemon::op_get(int fd, int launcher, const std::string &id) {
     }
     Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
     if (!s || s->launcher != launcher || s->state != SessionState::ready) {
-        respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?")));
+        respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?") +
+                                    " (it has ended, or the id is wrong)"));
         return;
     }
     respond(fd, 200, s->response);
@@ -505,7 +506,8 @@ void SessionDaemon::op_delete(int fd, int launcher, const std::string &id) {
                            (s->state == SessionState::ready ||
                             (s->state != SessionState::ready && l && l->tracked));
     if (!stoppable) {
-        respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?")));
+        respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?") +
+                                    " (it has ended, or the id is wrong)"));
         return;
     }
     Proc &p = procs_[s->id];

@@ -560,7 +560,8 @@ int rest_handler(request_rec *r) {
         case SharedTable::Lookup::absent:
             // A queued or ended launch lives in the daemon only.
             if (!globals().table.has_elsewhere())
-                return send_error(r, HTTP_NOT_FOUND, "no session with id " + id);
+                return send_error(r, HTTP_NOT_FOUND,
+                                  "no session with id " + id + " (it has ended, or the id is wrong)");
             return session_op(r, launcher, "get", id);
         case SharedTable::Lookup::body_elsewhere:
             return session_op(r, launcher, "get", id);
