@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ensure-deps.sh build|test|run|bench
+# Usage: ensure-deps.sh build|test|run|bench|deb|rpm
 set -eu
 build="g++ make apache2-dev libjansson-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev"
 run="apache2 apache2-utils curl python3 python3-msgpack python3-websockets"
 test="libcmocka-dev python3-pytest python3-prometheus-client valgrind clang libclang-rt-14-dev"
 bench="wrk"
+deb="build-essential dpkg-dev debhelper"
+rpm="rpm"
 # Node and npm may come from elsewhere (NodeSource's nodejs conflicts with
 # Debian's npm): only ask for Debian's when the commands are missing.
 command -v node >/dev/null 2>&1 || run="$run nodejs"
@@ -13,9 +15,11 @@ command -v npm >/dev/null 2>&1 || run="$run npm"
 case "${1:-build}" in
 build) want="$build" ;;
 run) want="$build $run" ;;
-test) want="$build $run $test" ;;
+test) want="$build $run $test $deb $rpm" ;;
 bench) want="$build $run $bench" ;;
-*) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+deb) want="$build $deb" ;;
+rpm) want="$build $rpm" ;;
+*) echo "usage: $0 build|run|test|bench|deb|rpm" >&2; exit 2 ;;
 esac
 # Chromium, for the browser test: where it cannot be installed, that test
 # says so and is skipped; nothing else depends on it.
