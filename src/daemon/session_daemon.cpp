@@ -41,6 +41,9 @@ constexpr size_t log_tail_lines = 10;
 // Ended asynchronous launches kept for GET at most (PVLaunchKeepFinished
 // bounds their age, this their number).
 constexpr size_t max_kept_launches = 1000;
+// How long Apache's next generation has, after a restart began, to claim
+// the running daemon; reading a config takes well under a second.
+constexpr int restart_claim_seconds = 10;
 constexpr size_t log_tail_bytes = 4096;
 
 std::string error_body(const std::string &message) {
@@ -253,6 +256,11 @@ class SessionDaemon {
     std::deque<std::string> kept_order_;                 // the same, oldest first
     Clock::time_point next_drain_;
     Clock::time_point next_idle_scan_;
+    // Apache announced a restart: the next generation must claim this
+    // daemon (by sending its error log) before this, or it was restarted
+    // without mod_pvlaunch and the sessions are stopped.
+    bool restart_pending_ = false;
+    Clock::time_point claim_deadline_;
     long next_request_number_ = 1;
     Notifier notifier_;
     // For operators (op "stats"): since this daemon started.
@@ -1344,6 +1352,13 @@ void SessionDaemon::check_limits(Clock::time_point now) {
 
 void SessionDaemon::handle_timers() {
     auto now = Clock::now();
+    if (restart_pending_ && now >= claim_deadline_ && !stopping_) {
+        restart_pending_ = false;
+        log(LogLevel::warning, "PVL00052",
+            "Apache restarted without claiming the session daemon (mod_pvlaunch is no longer "
+            "loaded, or no longer configured); stopping every session");
+        begin_shutdown();
+    }
     check_limits(now);
     std::vector<std::string> expired;
     for (const auto &kv : waiting_)
@@ -1432,6 +1447,8 @@ int SessionDaemon::poll_timeout_ms() const {
         next = std::min(next, kv.second.deadline);
     if (!waiting_.empty())
         next = std::min(next, next_drain_);
+    if (restart_pending_)
+        next = std::min(next, claim_deadline_);
     if (opts_.idle_timeout > 0 && table_.size() > 0)
         next = std::min(next, next_idle_scan_);
     if (opts_.max_lifetime > 0)
@@ -1689,8 +1706,14 @@ void SessionDaemon::handle_parent() {
         return;
     }
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (byte == 'R' && !c) {
+        restart_pending_ = true;
+        claim_deadline_ = Clock::now() + std::chrono::seconds(restart_claim_seconds);
+        return;
+    }
     if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
         c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        restart_pending_ = false;
         int fd;
         std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
         // The new generation's error log (logrotate renames the old one).

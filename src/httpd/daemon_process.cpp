@@ -299,9 +299,19 @@ void release_retained(Retained *r) {
 apr_status_t stop_session_daemon(void *data) {
     auto *s = static_cast<server_rec *>(data);
     Globals &g = globals();
-    // A restart: the next generation decides whether this daemon stays.
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING)
+    // A restart: the next generation decides whether this daemon stays, and
+    // tells it so. Should the next generation not load this module at all,
+    // nobody would: the daemon waits for that word a few seconds, then stops
+    // its sessions.
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+        Retained *r = retained();
+        const char byte = 'R';
+        if (r->channel_fd >= 0 &&
+            send(r->channel_fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                         "PVL00218: cannot tell the session daemon that Apache restarts");
         return APR_SUCCESS;
+    }
     // Apache stops: the daemon stops every app. No
     // apr_proc_other_child_unregister() here: the registration's own pconf
     // cleanup, registered after this one, has already run.

@@ -184,3 +184,25 @@ def test_killed_daemon_after_journal_compaction(event_server):
     all_answer(a, live)
     for obj in sessions[10:]:
         assert a.json("GET", "/paraview/" + obj["id"])[0] == 404
+
+
+def test_restart_without_the_module_stops_its_sessions(event_server):
+    """a2dismod pvlaunch + reload: nobody claims the daemon any more, so it
+    stops its apps instead of leaving them running unrouted."""
+    # AH00488: Apache reaps the exited daemon, a child it no longer knows
+    a = event_server(allowed_log=["PVL00052", "AH00488"])
+    sessions = launch_many(a, 2)
+    with open(a.conf) as f:
+        conf = f.read()
+    keep = [line for line in conf.splitlines()
+            if "pvlaunch" not in line.lower() and not line.startswith("PVLaunch")
+            and "pvsession" not in line and not line.startswith("RewriteRule ^/proxy$")]
+    with open(a.conf, "w") as f:
+        f.write("\n".join(keep) + "\n")
+    assert a.signal("graceful").returncode == 0
+    assert wait_until(lambda: "PVL00052" in a.read_log(), timeout=20), a.read_log()[-2000:]
+    assert wait_until(lambda: not [p for p in procs_mentioning(a.tmp) if "fake_wslink" in p[2]],
+                      timeout=10)
+    assert all(port_is_free(s["port"]) for s in sessions)
+    # the daemon itself is gone too (Apache reaps it, as any child)
+    assert wait_until(lambda: a.daemon_pid() is None, timeout=5)
