@@ -11,6 +11,7 @@
 // them from the persisted state. Apache's stop stops the daemon and its apps.
 #include "../core/log.h"
 #include "../daemon/session_daemon.h"
+#include "../daemon/state_file.h"
 #include "glue.h"
 
 #include <apr_strings.h>
@@ -296,6 +297,27 @@ void release_retained(Retained *r) {
     r->listen_fd = r->channel_fd = -1;
 }
 
+// Apache stops and the daemon could not stop its apps (it had died, or did
+// not exit and was killed): what its journal still lists is killed here,
+// each process checked by its start time first, so nothing outlives Apache.
+void sweep_journal(server_rec *s, const std::string &state_path) {
+    StateJournal journal(state_path);
+    size_t killed = 0;
+    for (const PersistedSession &r : journal.load()) {
+        if (r.pid > 1 && r.start_time != 0 && process_start_time(r.pid) == r.start_time) {
+            kill(-r.pid, SIGKILL);
+            kill(r.pid, SIGKILL);
+            ++killed;
+        }
+    }
+    journal.remove_file();
+    if (killed > 0)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "PVL00219: the session daemon did not stop its sessions; killed %lu "
+                     "application(s) listed in its journal",
+                     static_cast<unsigned long>(killed));
+}
+
 apr_status_t stop_session_daemon(void *data) {
     auto *s = static_cast<server_rec *>(data);
     Globals &g = globals();
@@ -319,6 +341,9 @@ apr_status_t stop_session_daemon(void *data) {
     Retained *r = retained();
     if (r->pid > 0)
         end_daemon(s, r->pid, SIGTERM, g.stop_grace);
+    // A daemon that stopped its sessions removed its journal.
+    if (!g.state_path.empty() && access(g.state_path.c_str(), F_OK) == 0)
+        sweep_journal(s, g.state_path);
     release_retained(r);
     g.daemon_pid = -1;
     g.listen_fd = -1;

@@ -2,6 +2,7 @@
 when they die, killed with their whole group, and gone after a stop."""
 import os
 import re
+import signal
 import time
 
 import apache_harness as H
@@ -171,3 +172,18 @@ def test_root_as_app_user_is_refused(event_server):
         assert "applications would run as root" in str(e)
     assert not started
     a.allowed_log.append("PVL00208")
+
+
+def test_stop_with_a_stuck_daemon_leaves_nothing(server):
+    """The daemon hangs (SIGSTOP) and Apache stops: the daemon is killed
+    after the grace, and the apps its journal lists are killed too."""
+    a = server(apps=mode_apps, stop_timeout=1,
+               allowed_log=["PVL00206", "PVL00219"])
+    for _ in range(2):
+        assert a.json("POST", "/paraview", {"application": "demo"})[0] == 200
+    daemon = a.daemon_pid()
+    os.kill(daemon, signal.SIGSTOP)
+    a.stop()
+    assert "PVL00219" in a.read_log()
+    assert wait_until(lambda: procs_mentioning(a.tmp) == [], timeout=5), procs_mentioning(a.tmp)
+    assert not os.path.exists(os.path.join(a.tmp, "run", "pvlaunch.state"))
