@@ -250,7 +250,7 @@ std::string first_arg(const char *args) {
 bool sets_handler(const ap_directive_t *d) {
     for (; d; d = d->next) {
         if (strcasecmp(d->directive, "SetHandler") == 0 &&
-            strcasecmp(first_arg(d->args).c_str(), "pvlaunch") == 0)
+            strncasecmp(first_arg(d->args).c_str(), "pvlaunch", 8) == 0)
             return true;
         // <If>, <Else>, <Limit>... inside the <Location>
         if (d->first_child && sets_handler(d->first_child))
@@ -259,7 +259,8 @@ bool sets_handler(const ap_directive_t *d) {
     return false;
 }
 
-// The paths of the <Location> sections that serve the API. A request is
+// The paths of the <Location> sections that set one of our handlers
+// (pvlaunch, pvlaunch-admin...). A request is
 // matched to the longest of them: the section's path cannot be read back
 // from the request once an <If> inside it applied (its path is "*If").
 void collect_api_bases(const ap_directive_t *d, std::vector<std::string> *out) {

@@ -75,17 +75,18 @@ double seconds_between(SysTime a, SysTime b) {
 json_t *pairs_json(const std::vector<std::pair<std::string, std::string>> &pairs) {
     json_t *arr = json_array();
     for (const auto &kv : pairs)
-        json_array_append_new(arr, json_pack("{s:s%, s:s%}", "name", kv.first.data(),
-                                             kv.first.size(), "value", kv.second.data(),
-                                             kv.second.size()));
+        json_array_append_new(arr,
+                              json_pack("{s:s%, s:s%}", "name", kv.first.data(), kv.first.size(),
+                                        "value", kv.second.data(), kv.second.size()));
     return arr;
 }
 
 } // namespace
 
-JsonPtr launch_json(const Launch &l, const json_t *session, SysTime now) {
-    JsonPtr j(json_is_object(session) ? json_deep_copy(session) : json_object());
-    json_t *o = j.get();
+namespace {
+
+// What the queue listing and the full resource both show.
+void summary_fields(json_t *o, const Launch &l) {
     json_object_set_new(o, "id", json_string(l.id.c_str()));
     json_object_set_new(o, "uri", json_string(l.uri.c_str()));
     json_object_set_new(o, "service", json_string(l.service.c_str()));
@@ -94,6 +95,14 @@ JsonPtr launch_json(const Launch &l, const json_t *session, SysTime now) {
     json_object_set_new(o, "requestTime", json_string(iso8601_time(l.request_time).c_str()));
     if (l.started)
         json_object_set_new(o, "startTime", json_string(iso8601_time(l.start_time).c_str()));
+}
+
+} // namespace
+
+JsonPtr launch_json(const Launch &l, const json_t *session, SysTime now) {
+    JsonPtr j(json_is_object(session) ? json_deep_copy(session) : json_object());
+    json_t *o = j.get();
+    summary_fields(o, l);
     const bool ended = launch_ended(l.state);
     if (ended)
         json_object_set_new(o, "endTime", json_string(iso8601_time(l.end_time).c_str()));
@@ -107,9 +116,8 @@ JsonPtr launch_json(const Launch &l, const json_t *session, SysTime now) {
     for (const auto &e : l.log)
         json_array_append_new(
             entries,
-            json_pack("{s:s, s:s%, s:s, s:s}", "kind", e.kind.c_str(), "message",
-                      e.message.data(), e.message.size(), "time", iso8601_time(e.time).c_str(),
-                      "duration",
+            json_pack("{s:s, s:s%, s:s, s:s}", "kind", e.kind.c_str(), "message", e.message.data(),
+                      e.message.size(), "time", iso8601_time(e.time).c_str(), "duration",
                       iso8601_duration(seconds_between(l.request_time, e.time)).c_str()));
     json_object_set_new(o, "logEntries", entries);
     return j;
@@ -117,17 +125,10 @@ JsonPtr launch_json(const Launch &l, const json_t *session, SysTime now) {
 
 JsonPtr launch_summary_json(const Launch &l, size_t queue_position) {
     JsonPtr j(json_object());
-    json_t *o = j.get();
-    json_object_set_new(o, "id", json_string(l.id.c_str()));
-    json_object_set_new(o, "uri", json_string(l.uri.c_str()));
-    json_object_set_new(o, "service", json_string(l.service.c_str()));
-    json_object_set_new(o, "state", json_string(launch_state_name(l.state)));
-    json_object_set_new(o, "requestNumber", json_integer(l.request_number));
-    json_object_set_new(o, "requestTime", json_string(iso8601_time(l.request_time).c_str()));
-    if (l.started)
-        json_object_set_new(o, "startTime", json_string(iso8601_time(l.start_time).c_str()));
+    summary_fields(j.get(), l);
     if (queue_position > 0)
-        json_object_set_new(o, "queuePosition", json_integer(static_cast<json_int_t>(queue_position)));
+        json_object_set_new(j.get(), "queuePosition",
+                            json_integer(static_cast<json_int_t>(queue_position)));
     return j;
 }
 
@@ -158,8 +159,7 @@ size_t LaunchQueue::position(const std::string &id) const {
     return it == ids_.end() ? 0 : static_cast<size_t>(it - ids_.begin()) + 1;
 }
 
-bool LaunchQueue::reorder(const std::vector<std::string> &ids, Direction d,
-                          std::string *unknown) {
+bool LaunchQueue::reorder(const std::vector<std::string> &ids, Direction d, std::string *unknown) {
     std::set<std::string> chosen;
     for (const auto &id : ids) {
         if (position(id) == 0) {

@@ -18,8 +18,7 @@ using SysTime = std::chrono::system_clock::time_point;
 enum class LaunchState { waiting, running, completed, failed, canceled };
 const char *launch_state_name(LaunchState s);
 inline bool launch_ended(LaunchState s) {
-    return s == LaunchState::completed || s == LaunchState::failed ||
-           s == LaunchState::canceled;
+    return s == LaunchState::completed || s == LaunchState::failed || s == LaunchState::canceled;
 }
 
 struct LaunchLogEntry {

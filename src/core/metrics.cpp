@@ -87,8 +87,6 @@ void gauge(std::string &out, const char *name, const char *type, const char *hel
     out += std::string("# TYPE ") + name + " " + type + "\n";
 }
 
-std::string html_escape_int(json_int_t v) { return std::to_string(static_cast<long long>(v)); }
-
 } // namespace
 
 std::string render_prometheus(const json_t *s) {
@@ -117,43 +115,50 @@ std::string render_prometheus(const json_t *s) {
                    "Seconds launches waited in the queue before they started.",
                    json_object_get(s, "queue_wait_seconds"));
     gauge(out, "pvlaunch_uptime_seconds", "gauge", "Seconds since the session daemon started.");
-    out += "pvlaunch_uptime_seconds " + num(json_number_value(json_object_get(s, "uptime_seconds"))) +
-           "\n";
+    out += "pvlaunch_uptime_seconds " +
+           num(json_number_value(json_object_get(s, "uptime_seconds"))) + "\n";
     return out;
 }
 
+namespace {
+
+// mod_status's lines: the ?auto name, the HTML label, the value.
+struct StatusLine {
+    const char *name;
+    const char *label;
+    json_int_t value;
+};
+
+std::vector<StatusLine> status_lines(const json_t *s) {
+    return {
+        {"Running", "Running sessions",
+         int_at(s, "sessions", "ready") + int_at(s, "sessions", "starting")},
+        {"Starting", "of which starting", int_at(s, "sessions", "starting")},
+        {"Stopping", "Stopping", int_at(s, "sessions", "stopping")},
+        {"Waiting", "Waiting in the queue", int_at(s, "waiting")},
+        {"PortsFree", "Free ports", int_at(s, "ports_free")},
+        {"PortsTotal", "Ports in the pools", int_at(s, "ports_total")},
+        {"Launches", "Launches since start", int_at(s, "started")},
+        {"Failures", "Failed launches since start", int_at(s, "outcomes", "failed")},
+        {"Rejected", "Refused launches (no capacity) since start",
+         int_at(s, "outcomes", "rejected")},
+    };
+}
+
+} // namespace
+
 std::string render_status_auto(const json_t *s) {
     std::string out;
-    auto line = [&out](const char *name, json_int_t v) {
-        out += std::string("PVLaunch") + name + ": " + std::to_string(v) + "\n";
-    };
-    line("Running", int_at(s, "sessions", "ready") + int_at(s, "sessions", "starting"));
-    line("Starting", int_at(s, "sessions", "starting"));
-    line("Stopping", int_at(s, "sessions", "stopping"));
-    line("Waiting", int_at(s, "waiting"));
-    line("PortsFree", int_at(s, "ports_free"));
-    line("PortsTotal", int_at(s, "ports_total"));
-    line("Launches", int_at(s, "started"));
-    line("Failures", int_at(s, "outcomes", "failed"));
-    line("Rejected", int_at(s, "outcomes", "rejected"));
+    for (const StatusLine &l : status_lines(s))
+        out += std::string("PVLaunch") + l.name + ": " + std::to_string(l.value) + "\n";
     return out;
 }
 
 std::string render_status_html(const json_t *s) {
     std::string out = "<hr />\n<h2>mod_pvlaunch</h2>\n<table>\n";
-    auto row = [&out](const char *name, json_int_t v) {
-        out += std::string("<tr><th align=\"left\">") + name + "</th><td>" + html_escape_int(v) +
-               "</td></tr>\n";
-    };
-    row("Running sessions", int_at(s, "sessions", "ready") + int_at(s, "sessions", "starting"));
-    row("of which starting", int_at(s, "sessions", "starting"));
-    row("Stopping", int_at(s, "sessions", "stopping"));
-    row("Waiting in the queue", int_at(s, "waiting"));
-    row("Free ports", int_at(s, "ports_free"));
-    row("Ports in the pools", int_at(s, "ports_total"));
-    row("Launches since start", int_at(s, "started"));
-    row("Failed launches since start", int_at(s, "outcomes", "failed"));
-    row("Refused launches (no capacity) since start", int_at(s, "outcomes", "rejected"));
+    for (const StatusLine &l : status_lines(s))
+        out += std::string("<tr><th align=\"left\">") + l.label + "</th><td>" +
+               std::to_string(l.value) + "</td></tr>\n";
     out += "</table>\n";
     return out;
 }

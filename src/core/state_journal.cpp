@@ -11,8 +11,8 @@ json_t *session_json(const PersistedSession &s) {
     return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "id", s.id.c_str(),
                      "launcher", s.launcher_file.c_str(), "application", s.application.c_str(),
                      "host", s.host.c_str(), "port", s.port, "pid", s.pid, "start",
-                     static_cast<json_int_t>(s.start_time), "state", s.state.c_str(),
-                     "response", s.response.c_str());
+                     static_cast<json_int_t>(s.start_time), "state", s.state.c_str(), "response",
+                     s.response.c_str());
 }
 
 bool session_from_json(json_t *o, PersistedSession *s) {
@@ -20,8 +20,8 @@ bool session_from_json(json_t *o, PersistedSession *s) {
                *state = nullptr, *response = nullptr;
     json_int_t start = 0;
     if (json_unpack(o, "{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "id", &id, "launcher",
-                    &launcher, "application", &app, "host", &host, "port", &s->port, "pid",
-                    &s->pid, "start", &start, "state", &state, "response", &response) != 0 ||
+                    &launcher, "application", &app, "host", &host, "port", &s->port, "pid", &s->pid,
+                    "start", &start, "state", &state, "response", &response) != 0 ||
         start < 0)
         return false;
     s->id = id;

@@ -189,7 +189,6 @@ class SessionDaemon {
     void op_watch(int fd, int launcher, const std::string &id);
     // Events for the watchers of a launch (op "watch").
     void stream(int fd, const char *event, JsonPtr data);
-    void flush_stream(Conn &c);
     void emit(const std::string &id, const char *event, JsonPtr data);
     void emit_positions(int launcher);
     void end_watchers(const std::string &id, const char *state);
@@ -213,7 +212,7 @@ class SessionDaemon {
     std::string launch_body(Launch &l);
     std::string new_id() const;
     // Tells Apache's children whether GET must ask about ids absent from
-    // the shared table (tracked launches have no slot while queued/ended).
+    // the shared table (queued and ended launches have no slot).
     void sync_elsewhere();
 
     void check_ready(Session &s, Proc &p);
@@ -249,6 +248,7 @@ class SessionDaemon {
     DaemonOptions opts_;
     std::unique_ptr<StateJournal> journal_;
     std::map<std::string, Launch> launches_;
+    uint32_t published_elsewhere_ = UINT32_MAX; // last count given to the table
     std::vector<LaunchQueue> queues_;
     std::vector<std::string> bases_; // per launcher: the API's URL path
     std::map<std::string, Waiting> waiting_;
@@ -295,6 +295,9 @@ void SessionDaemon::respond(int fd, int status, const std::string &body) {
     flush_conn(c);
 }
 
+// Sends what `out` holds; POLLOUT continues where the socket was full. A
+// response closes the connection once sent; an event stream stays open
+// until it is marked closing.
 void SessionDaemon::flush_conn(Conn &c) {
     while (c.out_off < c.out.size()) {
         ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
@@ -306,9 +309,10 @@ void SessionDaemon::flush_conn(Conn &c) {
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        break;
+        break; // the peer is gone
     }
-    close_conn(c.fd);
+    if (c.out_off < c.out.size() || c.phase != Conn::Phase::streaming || c.closing)
+        close_conn(c.fd);
 }
 
 void SessionDaemon::close_conn(int fd) {
@@ -389,7 +393,7 @@ void SessionDaemon::handle_conn_io(int fd, short revents) {
         if (revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP))
             close_conn(fd); // the watcher went away
         else if (revents & POLLOUT)
-            flush_stream(c);
+            flush_conn(c);
         return;
     }
     if (c.phase == Conn::Phase::waiting) {
@@ -642,25 +646,7 @@ void SessionDaemon::stream(int fd, const char *event, JsonPtr data) {
         c.out_off = 0;
     }
     c.out += json_to_string(line.get()) + "\n";
-    flush_stream(c);
-}
-
-void SessionDaemon::flush_stream(Conn &c) {
-    while (c.out_off < c.out.size()) {
-        ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            c.out_off += static_cast<size_t>(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return; // POLLOUT continues
-        close_conn(c.fd);
-        return;
-    }
-    if (c.closing)
-        close_conn(c.fd);
+    flush_conn(c);
 }
 
 void SessionDaemon::emit(const std::string &id, const char *event, JsonPtr data) {
@@ -701,7 +687,7 @@ void SessionDaemon::end_watchers(const std::string &id, const char *state) {
         if (c == conns_.end())
             continue;
         c->second.closing = true;
-        flush_stream(c->second);
+        flush_conn(c->second);
     }
 }
 
@@ -766,12 +752,14 @@ void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
 }
 
 void SessionDaemon::sync_elsewhere() {
-    if (!opts_.table)
+    // Every launch record counts (not only tracked ones): an untracked one
+    // lives only while queued or owing a callback, and counting it costs at
+    // most a round trip for an unknown id meanwhile.
+    const uint32_t n = static_cast<uint32_t>(launches_.size());
+    if (!opts_.table || n == published_elsewhere_)
         return;
-    uint32_t n = 0;
-    for (const auto &kv : launches_)
-        n += kv.second.tracked ? 1 : 0;
     opts_.table->set_elsewhere(n);
+    published_elsewhere_ = n;
 }
 
 std::string SessionDaemon::new_id() const {

@@ -222,13 +222,10 @@ const char *json_text(const json_t *obj, const char *key) {
 // ---- the request's context ---------------------------------------------------
 
 // The <Location> the page lives at (forms post there, the cookie's Path),
-// or the request's own path when the section is a pattern.
+// or the request's own path when the section is the root or a pattern.
 std::string page_path(request_rec *r) {
-    const auto *cd =
-        static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
-    if (cd && cd->d && !cd->d_is_fnmatch && !cd->r && cd->d[0] == '/')
-        return cd->d;
-    return r->uri;
+    const std::string base = handler_base(r);
+    return base.empty() ? std::string(r->uri) : base;
 }
 
 // The values of every pvl_csrf cookie the request carries.
@@ -624,30 +621,6 @@ int show_log(request_rec *r, int launcher, const std::string &id) {
 
 // ---- actions -------------------------------------------------------------------
 
-enum class FormRead { ok, too_large, bad };
-
-FormRead read_form(request_rec *r, std::string *body, int *status) {
-    int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
-    if (rc != OK) {
-        *status = rc;
-        return FormRead::bad;
-    }
-    if (!ap_should_client_block(r))
-        return FormRead::ok;
-    char buf[2048];
-    long n;
-    while ((n = ap_get_client_block(r, buf, sizeof buf)) > 0) {
-        body->append(buf, static_cast<size_t>(n));
-        if (body->size() > max_form_bytes)
-            return FormRead::too_large;
-    }
-    if (n < 0) {
-        *status = HTTP_BAD_REQUEST;
-        return FormRead::bad;
-    }
-    return FormRead::ok;
-}
-
 int refuse(request_rec *r, const std::string &why) {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PVL00402: admin page: refused a POST by %s: %s",
                   r->user, why.c_str());
@@ -678,14 +651,14 @@ int do_action(request_rec *r, int launcher) {
                                "forms.");
     std::string text;
     int filter_status = OK;
-    switch (read_form(r, &text, &filter_status)) {
-    case FormRead::too_large:
+    switch (read_body(r, &text, &filter_status, max_form_bytes)) {
+    case BodyRead::too_large:
         r->connection->keepalive = AP_CONN_CLOSE;
         return send_error_page(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "Form too large",
                                "The admin page's forms are smaller than this.");
-    case FormRead::bad:
+    case BodyRead::filter_error:
         return filter_status;
-    case FormRead::ok:
+    case BodyRead::ok:
         break;
     }
     Fields form;

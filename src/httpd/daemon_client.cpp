@@ -45,17 +45,15 @@ int connect_daemon(request_rec *r) {
     return fd;
 }
 
-int client_fd(request_rec *r) {
+} // namespace
+
+int client_socket(request_rec *r) {
     apr_socket_t *sock = ap_get_conn_socket(r->connection);
     apr_os_sock_t fd;
     if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS)
         return -1;
     return fd;
 }
-
-} // namespace
-
-int client_socket(request_rec *r) { return client_fd(r); }
 
 int daemon_open(request_rec *r, const std::string &request) {
     int fd = connect_daemon(r);
@@ -78,22 +76,10 @@ int daemon_open(request_rec *r, const std::string &request) {
 
 CallResult daemon_call(request_rec *r, const std::string &request, int timeout_ms,
                        bool watch_client, int *status, std::string *body) {
-    int fd = connect_daemon(r);
+    int fd = daemon_open(r, request);
     if (fd < 0)
         return CallResult::unavailable;
-    std::string line = request + "\n";
-    size_t off = 0;
-    while (off < line.size()) {
-        ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            return CallResult::unavailable;
-        }
-        off += static_cast<size_t>(n);
-    }
-    const int cfd = watch_client ? client_fd(r) : -1;
+    const int cfd = watch_client ? client_socket(r) : -1;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     std::string in;
     size_t header_end = std::string::npos, length = 0;

@@ -176,7 +176,7 @@ int bind_control_socket(server_rec *s, const std::string &path) {
         dup2(devnull, 0);
         dup2(devnull, 1);
     }
-    if (dup2(g.listen_fd, 3) < 0 || dup2(channel, 4) < 0)
+    if (dup2(retained()->listen_fd, 3) < 0 || dup2(channel, 4) < 0)
         _exit(1);
     close_range(5, ~0U, 0);
     fcntl(3, F_SETFD, FD_CLOEXEC);
@@ -218,7 +218,6 @@ void daemon_maintenance(int reason, void *data, apr_wait_t) {
     if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST)
         return;
     apr_proc_other_child_unregister(data);
-    globals().daemon_pid = -1;
     retained()->pid = 0;
     int mpm_state = AP_MPMQ_STARTING;
     ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
@@ -230,7 +229,6 @@ void daemon_maintenance(int reason, void *data, apr_wait_t) {
 }
 
 void watch_daemon(server_rec *s, pid_t pid) {
-    globals().daemon_pid = pid;
     daemon_proc.pid = pid;
     daemon_proc.in = daemon_proc.out = daemon_proc.err = nullptr;
     apr_proc_other_child_register(&daemon_proc, daemon_maintenance, s, nullptr,
@@ -345,9 +343,6 @@ apr_status_t stop_session_daemon(void *data) {
     if (!g.state_path.empty() && access(g.state_path.c_str(), F_OK) == 0)
         sweep_journal(s, g.state_path);
     release_retained(r);
-    g.daemon_pid = -1;
-    g.listen_fd = -1;
-    g.table_mem = nullptr;
     g.table = SharedTable();
     return APR_SUCCESS;
 }
@@ -360,17 +355,19 @@ bool map_shared_table(server_rec *s) {
     for (const auto &l : g.launchers)
         for (const auto &r : l->resources)
             ports += static_cast<uint32_t>(r.port_hi - r.port_lo + 1);
-    g.table_len = SharedTable::bytes_needed(ports, SharedTable::default_body_size);
-    void *mem = mmap(nullptr, g.table_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+    const size_t len = SharedTable::bytes_needed(ports, SharedTable::default_body_size);
+    void *mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                      -1, 0);
     if (mem == MAP_FAILED) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      "PVL00211: cannot map %lu bytes of shared memory for the session table",
-                     static_cast<unsigned long>(g.table_len));
+                     static_cast<unsigned long>(len));
         return false;
     }
-    g.table_mem = mem;
-    return g.table.format(mem, g.table_len, ports, SharedTable::default_body_size);
+    Retained *r = retained();
+    r->table_mem = mem;
+    r->table_len = len;
+    return g.table.format(mem, len, ports, SharedTable::default_body_size);
 }
 
 // The running daemon, if this generation keeps it: it must be alive (still
@@ -384,9 +381,6 @@ bool keep_running_daemon(server_rec *s, uint64_t fp) {
     int status;
     const bool alive = waitpid(r->pid, &status, WNOHANG) == 0;
     if (alive && r->fingerprint == fp && g.table.attach(r->table_mem, r->table_len)) {
-        g.listen_fd = r->listen_fd;
-        g.table_mem = r->table_mem;
-        g.table_len = r->table_len;
         watch_daemon(s, r->pid);
         // Its stderr is still the previous generation's error log, which
         // logrotate may have renamed: hand it the current one.
@@ -430,12 +424,11 @@ bool keep_running_daemon(server_rec *s, uint64_t fp) {
 } // namespace
 
 void protect_shared_table() {
-    Globals &g = globals();
-    if (g.table_mem)
-        mprotect(g.table_mem, g.table_len, PROT_READ);
+    Retained *r = retained();
+    if (r->table_mem)
+        mprotect(r->table_mem, r->table_len, PROT_READ);
     // Only Apache's parent talks to the daemon over the channel; its end of
     // the channel closing tells the daemon that the parent is gone.
-    Retained *r = retained();
     if (r->channel_fd >= 0) {
         close(r->channel_fd);
         r->channel_fd = -1;
@@ -489,16 +482,13 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     if (!map_shared_table(s))
         return HTTP_INTERNAL_SERVER_ERROR;
     Retained *r = retained();
-    r->table_mem = g.table_mem;
-    r->table_len = g.table_len;
-    g.listen_fd = bind_control_socket(s, g.socket_path);
-    if (g.listen_fd < 0)
+    r->listen_fd = bind_control_socket(s, g.socket_path);
+    if (r->listen_fd < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
-    r->listen_fd = g.listen_fd;
     std::snprintf(r->socket_path, sizeof r->socket_path, "%s", g.socket_path.c_str());
     r->fingerprint = fp;
     fork_daemon(s);
-    return g.daemon_pid > 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    return r->pid > 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 void stop_retained_daemon(server_rec *s) {

@@ -36,13 +36,9 @@ struct Globals {
     double idle_timeout = 0;      // PVLaunchIdleTimeout
     double max_lifetime = 0;      // PVLaunchMaxLifetime
     std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
-    std::vector<std::string> api_bases; // <Location> paths with SetHandler pvlaunch
-    int listen_fd = -1;
-    pid_t daemon_pid = -1;
+    std::vector<std::string> api_bases; // <Location> paths setting one of our handlers
     // Written by the daemon, read by the children (mapped before both forks).
     SharedTable table;
-    void *table_mem = nullptr;
-    size_t table_len = 0;
 };
 
 Globals &globals();
@@ -62,6 +58,16 @@ void protect_shared_table();
 
 // rest_api.cpp
 int rest_handler(request_rec *r);
+
+// The URL path of the <Location> that set our handler, without a trailing
+// '/' ("" for the root or a pattern section).
+std::string handler_base(request_rec *r);
+
+enum class BodyRead { ok, too_large, filter_error };
+// Reads the whole request body, at most `limit` bytes. On a filter error
+// (LimitRequestBody, a broken chunked body...) *filter_status is what the
+// handler must return.
+BodyRead read_body(request_rec *r, std::string *out, int *filter_status, apr_off_t limit);
 int metrics_handler(request_rec *r);
 // admin_page.cpp: SetHandler pvlaunch-admin.
 int admin_page_handler(request_rec *r);

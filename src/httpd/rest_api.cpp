@@ -122,12 +122,9 @@ apr_off_t body_limit(request_rec *r) {
     return limit < 0 ? default_max_body : limit;
 }
 
-enum class BodyRead { ok, too_large, filter_error };
+} // namespace
 
-// Reads the whole body, bounded. On a filter error (LimitRequestBody, a
-// broken chunked body...) *filter_status is what the handler must return.
-BodyRead read_body(request_rec *r, std::string *out, int *filter_status) {
-    const apr_off_t limit = body_limit(r);
+BodyRead read_body(request_rec *r, std::string *out, int *filter_status, apr_off_t limit) {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     if (cl && apr_atoi64(cl) > limit)
         return BodyRead::too_large;
@@ -161,6 +158,28 @@ BodyRead read_body(request_rec *r, std::string *out, int *filter_status) {
     }
     return BodyRead::ok;
 }
+
+std::string handler_base(request_rec *r) {
+    // The section core recorded for the request, unless an <If> inside it
+    // applied last (then core recorded "*If"): then the longest of our
+    // handlers' <Location>s that holds the URI.
+    const auto *cd =
+        static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
+    std::string base =
+        cd && cd->d && !cd->d_is_fnmatch && !cd->r && cd->d[0] == '/' ? cd->d : "";
+    if (cd && cd->d && cd->d[0] == '*') {
+        const std::string path = r->uri;
+        for (const std::string &b : globals().api_bases)
+            if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0) &&
+                b.size() > base.size())
+                base = b;
+    }
+    while (!base.empty() && base.back() == '/')
+        base.pop_back();
+    return base;
+}
+
+namespace {
 
 // The names an application takes as parameters: the variables its command,
 // directory and environment use, and the keys of sanitize rules. Seed 004's
@@ -262,7 +281,7 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
             form_app = &kv.second;
     std::string body;
     int filter_status = OK;
-    switch (read_body(r, &body, &filter_status)) {
+    switch (read_body(r, &body, &filter_status, body_limit(r))) {
     case BodyRead::too_large:
         r->connection->keepalive = AP_CONN_CLOSE;
         return send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -509,22 +528,7 @@ int rest_handler(request_rec *r) {
         return send_error(r, HTTP_INTERNAL_SERVER_ERROR,
                           "the launcher is not configured (PVLaunchConfig is missing)");
     }
-    // The <Location> the API lives at: the section core recorded for the
-    // request, unless an <If> inside it applied last (then core recorded
-    // "*If"): then the longest <Location> with SetHandler pvlaunch that
-    // holds the URI.
-    const auto *cd =
-        static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
-    std::string base = cd && cd->d && !cd->d_is_fnmatch && cd->d[0] != '*' ? cd->d : "";
-    if (cd && cd->d && cd->d[0] == '*') {
-        const std::string path = r->uri;
-        for (const std::string &b : globals().api_bases)
-            if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0) &&
-                b.size() > base.size())
-                base = b;
-    }
-    while (!base.empty() && base.back() == '/')
-        base.pop_back();
+    const std::string base = handler_base(r);
     const std::string uri = r->uri;
     if (uri.compare(0, base.size(), base) != 0)
         return send_error(r, HTTP_NOT_FOUND, "not a launcher URL");

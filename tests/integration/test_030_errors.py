@@ -1,6 +1,5 @@
 """Bad requests and failing apps: a JSON error with the status that says
 what happened, and nothing left behind (process, port, map entry)."""
-import os
 
 import apache_harness as H
 from conftest import procs_mentioning

@@ -10,10 +10,7 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.parse
 import xml.etree.ElementTree as ET
-
-import pytest
 
 import apache_harness as H
 from conftest import procs_mentioning, wait_until

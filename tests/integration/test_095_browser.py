@@ -22,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import warnings
 
 import pytest
 
@@ -32,34 +31,9 @@ from conftest import procs_mentioning
 sys.path.insert(0, os.path.join(H.REPO, "scripts"))
 import run_demo  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-WEB = os.path.join(H.REPO, "web")
+from browser import CHROMIUM, WEB, build_web, need_chromium  # noqa: E402
 ARTIFACTS = os.path.join(H.REPO, "build", "artifacts")
 DOCS_SHOT = os.path.join(H.REPO, "docs", "demo.png")
-
-
-def need_chromium():
-    """Skips, loudly, only where Chromium is not installed (scripts/ensure-deps.sh
-    installs Debian's chromium for `make test`)."""
-    if os.access(CHROMIUM, os.X_OK):
-        return
-    why = ("Chromium is not installed (%s missing; `apt-get install chromium`): "
-           "the browser test of the demo page did NOT run" % CHROMIUM)
-    warnings.warn(why)
-    pytest.skip(why)
-
-
-def build_web():
-    """web/build.sh: npm ci when the lock file changed, then the bundle."""
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("node and npm are needed to build and drive the demo page "
-                    "(Debian: apt-get install nodejs npm)")
-    r = subprocess.run(["sh", os.path.join(WEB, "build.sh")], capture_output=True, text=True,
-                       timeout=600)
-    assert r.returncode == 0, "web/build.sh failed:\n" + r.stdout + r.stderr
-    return node
 
 
 def run_browser(node, url, running_shot, stopped_shot, extra=(), timeout=120):
@@ -166,7 +140,7 @@ def strip(progress):
 
 def test_demo_page_in_chromium(event_server):
     """No queue: the launch runs at once; the page shows it running, then ready."""
-    need_chromium()
+    need_chromium("the demo page")
     node = build_web()
     a = demo_apache(event_server)
     running_shot, stopped_shot = shots("demo", "running", "stopped")
@@ -188,7 +162,7 @@ def test_demo_page_in_chromium(event_server):
 def test_demo_page_shows_the_queue(event_server):
     """A pool of one slot, taken, and a queue: the page's launch waits, then
     starts when the slot is freed; the page shows each step."""
-    need_chromium()
+    need_chromium("the demo page")
     node = build_web()
     a = demo_apache(event_server, count=1, extra_conf="PVLaunchQueue 2 30")
     status, holder, _ = a.json("POST", "/paraview", {"application": "demo"})

@@ -1,6 +1,5 @@
 """What an operator reads: mod_status's section (HTML and ?auto) and the
 Prometheus metrics handler, parsed by a real Prometheus parser."""
-import time
 
 from prometheus_client.parser import text_string_to_metric_families
 

@@ -24,7 +24,6 @@ import signal
 import subprocess
 import time
 import urllib.parse
-import warnings
 from html.parser import HTMLParser
 
 import pytest
@@ -33,8 +32,7 @@ import apache_harness as H
 from conftest import procs_mentioning, wait_until
 from test_080_queue import ADMIN, ADMIN_PW, USER, USER_PW, auth_conf, basic, post_async
 
-CHROMIUM = "/usr/bin/chromium"
-WEB = os.path.join(H.REPO, "web")
+from browser import CHROMIUM, WEB, build_web, need_chromium
 ARTIFACTS = os.path.join(H.REPO, "build", "artifacts")
 DOCS_SHOT = os.path.join(H.REPO, "docs", "admin.png")
 
@@ -325,33 +323,6 @@ def test_admin_page_over_http(server):
 # ---- the browser -------------------------------------------------------------
 
 
-def need_chromium():
-    """Skips, loudly, only where Chromium is not installed (scripts/ensure-deps.sh
-    installs Debian's chromium for `make test`)."""
-    if os.access(CHROMIUM, os.X_OK):
-        return
-    why = ("Chromium is not installed (%s missing; `apt-get install chromium`): "
-           "the browser test of the admin page did NOT run" % CHROMIUM)
-    warnings.warn(why)
-    pytest.skip(why)
-
-
-def need_node():
-    node = shutil.which("node")
-    if not node or not shutil.which("npm"):
-        pytest.fail("node and npm are needed to drive the admin page "
-                    "(Debian: apt-get install nodejs npm)")
-    if not os.path.isdir(os.path.join(WEB, "node_modules", "playwright-core")):
-        # web/build.sh runs `npm ci` from the lock file (into a scratch output
-        # directory: build/web is the demo test's).
-        out = H.new_tmpdir("pvl-web-")
-        r = subprocess.run(["sh", os.path.join(WEB, "build.sh"), out], capture_output=True,
-                           text=True, timeout=600)
-        shutil.rmtree(out, ignore_errors=True)
-        assert r.returncode == 0, "web/build.sh failed:\n" + r.stdout + r.stderr
-    return node
-
-
 class Browser:
     """web/e2e/admin.mjs in its own process group; JSON lines on stdout."""
 
@@ -397,8 +368,8 @@ class Browser:
 
 
 def test_admin_page_in_chromium(event_server):
-    need_chromium()
-    node = need_node()
+    need_chromium("the admin page")
+    node = build_web()
     a, run_id, w1, w2 = admin_server(event_server)
     os.makedirs(ARTIFACTS, exist_ok=True)
     shot = os.path.join(ARTIFACTS, "admin-page.png")

@@ -41,23 +41,23 @@ void reorder_moves_as_seed_004_says(void **) {
         {"ABCD", {"B"}, D::bottom, "ACDB"},
         {"ABCD", {"A", "C"}, D::bottom, "BDAC"},
         {"ABCD", {"C"}, D::up, "ACBD"},
-        {"ABCD", {"A"}, D::up, "ABCD"},          // already first
-        {"ABCD", {"B", "C"}, D::up, "BCAD"},     // a block moves up together
-        {"ABCD", {"A", "B"}, D::up, "ABCD"},     // never past one another
+        {"ABCD", {"A"}, D::up, "ABCD"},      // already first
+        {"ABCD", {"B", "C"}, D::up, "BCAD"}, // a block moves up together
+        {"ABCD", {"A", "B"}, D::up, "ABCD"}, // never past one another
         {"ABCD", {"B", "D"}, D::up, "BADC"},
         {"ABCD", {"B"}, D::down, "ACBD"},
-        {"ABCD", {"D"}, D::down, "ABCD"},        // already last
+        {"ABCD", {"D"}, D::down, "ABCD"}, // already last
         {"ABCD", {"B", "C"}, D::down, "ADBC"},
         {"ABCD", {"A", "C"}, D::down, "BADC"},
-        {"ABCD", {"C", "C"}, D::top, "CABD"},    // a repeated id counts once
+        {"ABCD", {"C", "C"}, D::top, "CABD"}, // a repeated id counts once
     };
     for (const auto &c : cases) {
         LaunchQueue q = queue_of(c.before);
         std::string unknown;
         assert_true(q.reorder(c.ids, c.direction, &unknown));
         if (order(q) != c.after)
-            fail_msg("%s moved %d: got %s, expected %s", c.before,
-                     static_cast<int>(c.direction), order(q).c_str(), c.after);
+            fail_msg("%s moved %d: got %s, expected %s", c.before, static_cast<int>(c.direction),
+                     order(q).c_str(), c.after);
     }
 }
 

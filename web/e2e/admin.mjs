@@ -17,36 +17,23 @@
 //          [--chromium /usr/bin/chromium] [--timeout SECONDS]
 import process from 'node:process';
 import readline from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launchChromium, parseFlags } from './common.mjs';
 
 function parseArgs(argv) {
-  const opts = {
-    url: null,
-    user: null,
-    password: null,
-    shot: null,
-    logShot: null,
-    chromium: '/usr/bin/chromium',
-    timeout: 30,
-  };
-  const names = {
-    '--url': 'url',
-    '--user': 'user',
-    '--password': 'password',
-    '--shot': 'shot',
-    '--log-shot': 'logShot',
-    '--chromium': 'chromium',
-    '--timeout': 'timeout',
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = names[argv[i]];
-    if (!key || i + 1 >= argv.length) throw new Error(`bad argument ${argv[i]}`);
-    opts[key] = key === 'timeout' ? Number(argv[i + 1]) : argv[i + 1];
-  }
+  const opts = parseFlags(
+    argv,
+    {
+      '--url': 'url',
+      '--user': 'user',
+      '--password': 'password',
+      '--shot': 'shot',
+      '--log-shot': 'logShot',
+    },
+    { url: null, user: null, password: null, shot: null, logShot: null },
+  );
   if (!opts.url || !opts.user || opts.password === null) {
     throw new Error('--url, --user and --password are required');
   }
-  if (!(opts.timeout > 0)) throw new Error('--timeout must be a positive number');
   return opts;
 }
 
@@ -148,14 +135,7 @@ async function main() {
   let browser = null;
   let page = null;
   try {
-    browser = await chromium.launch({
-      executablePath: opts.chromium,
-      headless: true,
-      // No sandbox: CI runs as root, where Chromium refuses to start with it.
-      chromiumSandbox: false,
-      args: ['--disable-dev-shm-usage'],
-      timeout: timeoutMs,
-    });
+    browser = await launchChromium(opts.chromium, timeoutMs);
     report.chromiumVersion = browser.version();
     mark('chromium');
     const context = await browser.newContext({

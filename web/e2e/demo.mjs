@@ -14,36 +14,21 @@
 //          [--free-slot /paraview/ID] [--waiting-shot FILE.png]
 //          [--chromium /usr/bin/chromium] [--timeout SECONDS]
 import process from 'node:process';
-import { chromium } from 'playwright-core';
+import { launchChromium, parseFlags } from './common.mjs';
 
 function parseArgs(argv) {
-  const opts = {
-    url: null,
-    runningShot: null,
-    stoppedShot: null,
-    freeSlot: null,
-    waitingShot: null,
-    chromium: '/usr/bin/chromium',
-    timeout: 30,
-  };
-  const names = {
-    '--url': 'url',
-    '--running-shot': 'runningShot',
-    '--stopped-shot': 'stoppedShot',
-    '--free-slot': 'freeSlot',
-    '--waiting-shot': 'waitingShot',
-    '--chromium': 'chromium',
-    '--timeout': 'timeout',
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = names[argv[i]];
-    if (!key || i + 1 >= argv.length) {
-      throw new Error(`bad argument ${argv[i]}`);
-    }
-    opts[key] = key === 'timeout' ? Number(argv[i + 1]) : argv[i + 1];
-  }
+  const opts = parseFlags(
+    argv,
+    {
+      '--url': 'url',
+      '--running-shot': 'runningShot',
+      '--stopped-shot': 'stoppedShot',
+      '--free-slot': 'freeSlot',
+      '--waiting-shot': 'waitingShot',
+    },
+    { url: null, runningShot: null, stoppedShot: null, freeSlot: null, waitingShot: null },
+  );
   if (!opts.url) throw new Error('--url is required');
-  if (!(opts.timeout > 0)) throw new Error('--timeout must be a positive number');
   return opts;
 }
 
@@ -88,14 +73,7 @@ async function main() {
   let browser = null;
   let page = null;
   try {
-    browser = await chromium.launch({
-      executablePath: opts.chromium,
-      headless: true,
-      // No sandbox: CI runs as root, where Chromium refuses to start with it.
-      chromiumSandbox: false,
-      args: ['--disable-dev-shm-usage'],
-      timeout: timeoutMs,
-    });
+    browser = await launchChromium(opts.chromium, timeoutMs);
     report.chromiumVersion = browser.version();
     mark('chromium');
 
