@@ -179,7 +179,7 @@ class Apache:
             "RewriteEngine On",
             'RewriteMap pvsession "int:pvsession"',
             "RewriteCond %{HTTP:Upgrade} =websocket [NC]",
-            "RewriteCond %{QUERY_STRING} (?:^|&)sessionId=([A-Za-z0-9_-]{1,64})(?:&|$)",
+            "RewriteCond %{QUERY_STRING} (?:^|&)sessionId=([A-Za-z0-9_-]{1,64})(?:&|$) [NC]",
             "RewriteCond ${pvsession:%1|NOTFOUND} ^([A-Za-z0-9.-]+:[0-9]{1,5})$",
             "RewriteRule ^/proxy$ ws://%1/ws [P,L]",
             "RewriteRule ^/proxy$ - [R=404,L]",

@@ -479,6 +479,8 @@ bool load_launcher_config(const std::string &path, LauncherConfig *out, std::str
     if (!parse_launcher_config(text, path, out, error))
         return false;
     out->source = std::move(text);
+    const size_t slash = path.rfind('/');
+    out->dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     return true;
 }
 

@@ -38,6 +38,7 @@ struct App {
 
 struct LauncherConfig {
     std::string file;
+    std::string dir;    // the file's directory: where apps start by default
     std::string source; // the file's text, as parsed
     std::string session_url;
     std::string log_dir;

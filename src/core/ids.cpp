@@ -32,19 +32,43 @@ std::string base64url(const unsigned char *data, size_t len) {
     return out;
 }
 
+namespace {
+
+bool random_bytes(unsigned char *buf, size_t bytes) {
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t r = getrandom(buf + got, bytes - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        got += static_cast<size_t>(r);
+    }
+    return true;
+}
+
+} // namespace
+
+std::string random_id() {
+    unsigned char buf[16];
+    if (!random_bytes(buf, sizeof buf))
+        return std::string();
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * sizeof buf);
+    for (unsigned char b : buf) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
 std::string random_token(size_t bytes) {
     std::vector<unsigned char> buf(bytes);
     for (;;) {
-        size_t got = 0;
-        while (got < bytes) {
-            ssize_t r = getrandom(buf.data() + got, bytes - got, 0);
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                return std::string();
-            }
-            got += static_cast<size_t>(r);
-        }
+        if (!random_bytes(buf.data(), bytes))
+            return std::string();
         std::string token = base64url(buf.data(), bytes);
         // Tokens end up on command lines ("--authKey $secret"): one that
         // starts with '-' would be read as an option. Drawing again costs
@@ -64,6 +88,14 @@ bool valid_session_id(const char *s, size_t len) {
             return false;
     }
     return true;
+}
+
+std::string canonical_session_id(const char *s, size_t len) {
+    std::string out(s, len);
+    for (char &c : out)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return out;
 }
 
 } // namespace pvl

@@ -69,8 +69,43 @@ bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::strin
     return false;
 }
 
+namespace {
+
+bool uses_variable(const std::string &tmpl, const std::string &name) {
+    bool used = false;
+    substitute(tmpl, [&](const std::string &n, std::string *) {
+        used = used || n == name;
+        return false;
+    });
+    return used;
+}
+
+} // namespace
+
+bool app_uses_secret(const LauncherConfig &cfg, const App &app) {
+    if (std::find(cfg.fields.begin(), cfg.fields.end(), "secret") != cfg.fields.end())
+        return true;
+    for (const auto &arg : app.cmd)
+        if (uses_variable(arg, "secret"))
+            return true;
+    for (const auto &kv : app.env)
+        if (uses_variable(kv.second, "secret"))
+            return true;
+    if (uses_variable(app.dir, "secret") || uses_variable(cfg.session_url, "secret"))
+        return true;
+    if (cfg.session_data) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(cfg.session_data.get(), key, v) {
+            if (json_is_string(v) && uses_variable(json_string_value(v), "secret"))
+                return true;
+        }
+    }
+    return false;
+}
+
 bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerVars &vars,
-                 LaunchPlan *plan, LaunchError *err) {
+                 LaunchPlan *plan, LaunchError *err, Unresolved unresolved) {
     const App &app = cfg.apps.at(vars.application);
     JsonPtr response(json_object());
 
@@ -97,11 +132,13 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
     }
 
     // A client may send its own secret (seed 000 shows it); it goes through
-    // the sanitize rules like any payload value.
-    std::string secret = vars.secret;
+    // the sanitize rules like any payload value, and wins over ours.
+    std::string secret = app_uses_secret(cfg, app) ? vars.secret : std::string();
     auto client_secret = payload_vars.find("secret");
-    if (json_is_string(json_object_get(payload, "secret")) && client_secret != payload_vars.end() &&
-        !client_secret->second.empty())
+    const bool client_sent_secret = json_is_string(json_object_get(payload, "secret")) &&
+                                    client_secret != payload_vars.end() &&
+                                    !client_secret->second.empty();
+    if (client_sent_secret)
         secret = client_secret->second;
 
     const std::string port_text = std::to_string(vars.port);
@@ -112,7 +149,7 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
             *out = vars.host;
         else if (name == "port")
             *out = port_text;
-        else if (name == "secret")
+        else if (name == "secret" && !secret.empty())
             *out = secret;
         else if (name == "application")
             *out = vars.application;
@@ -130,36 +167,47 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
         return true;
     };
 
+    plan->unresolved.clear();
+    // Every template goes through here, so that each unknown name is noted.
+    auto expand = [&](const std::string &tmpl) {
+        TemplateResult r = substitute(tmpl, lookup);
+        for (const auto &name : r.missing)
+            if (std::find(plan->unresolved.begin(), plan->unresolved.end(), name) ==
+                plan->unresolved.end())
+                plan->unresolved.push_back(name);
+        return std::move(r.text);
+    };
     plan->argv.clear();
-    for (const auto &arg : app.cmd) {
-        TemplateResult r = substitute(arg, lookup);
-        if (!r.missing.empty()) {
-            err->status = 400;
-            err->message = "the command of \"" + vars.application + "\" needs \"" + r.missing +
-                           "\", which the request does not give";
-            return false;
-        }
-        plan->argv.push_back(std::move(r.text));
+    for (const auto &arg : app.cmd)
+        plan->argv.push_back(expand(arg));
+    if (unresolved == Unresolved::reject && !plan->unresolved.empty()) {
+        err->status = 400;
+        err->message = "the command of \"" + vars.application + "\" needs \"" +
+                       plan->unresolved.front() + "\", which the request does not give";
+        return false;
     }
-    plan->dir = substitute(app.dir, lookup).text;
+    // Apps start where wslink starts them: in the launcher config's
+    // directory, unless the app names its own.
+    plan->dir = app.dir.empty() ? cfg.dir : expand(app.dir);
     plan->env = app.env;
     for (auto &kv : plan->env)
-        kv.second = substitute(kv.second, lookup).text;
+        kv.second = expand(kv.second);
 
     if (cfg.session_data) {
         json_object_foreach(cfg.session_data.get(), key, v) {
             if (json_is_string(v)) {
-                std::string s = substitute(json_string_value(v), lookup).text;
+                std::string s = expand(json_string_value(v));
                 json_object_set_new(response.get(), key, json_stringn(s.data(), s.size()));
             } else {
                 json_object_set(response.get(), key, v);
             }
         }
     }
-    std::string url = substitute(cfg.session_url, lookup).text;
+    std::string url = expand(cfg.session_url);
     json_object_set_new(response.get(), "id", json_stringn(vars.id.data(), vars.id.size()));
     json_object_set_new(response.get(), "sessionURL", json_stringn(url.data(), url.size()));
-    json_object_set_new(response.get(), "secret", json_stringn(secret.data(), secret.size()));
+    if (!secret.empty())
+        json_object_set_new(response.get(), "secret", json_stringn(secret.data(), secret.size()));
     json_object_set_new(response.get(), "application",
                         json_stringn(vars.application.data(), vars.application.size()));
     for (const auto &f : cfg.fields) {

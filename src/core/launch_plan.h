@@ -30,9 +30,22 @@ struct LaunchPlan {
     std::string dir;
     std::vector<std::pair<std::string, std::string>> env;
     std::vector<std::string> ready_lines;
-    std::string secret;
-    JsonPtr response; // the object POST/GET/DELETE answer with
+    std::string secret; // empty when the app takes none
+    JsonPtr response;   // the object POST/GET/DELETE answer with
+    // Placeholders left as written (Unresolved::keep), each name once.
+    std::vector<std::string> unresolved;
 };
+
+// What an unknown ${name} does. The ParaViewWeb API keeps it as written, as
+// wslink's safe_substitute does (clients leave optional keys out); seed
+// 004's form and header interface requires every parameter of a service.
+enum class Unresolved { keep, reject };
+
+// Whether the app takes a secret: one of its templates (cmd, dir, env, the
+// sessionURL, sessionData) uses ${secret}, or `fields` names it. Only then
+// is one generated and answered, as wslink does: an app that keeps its
+// default secret would reject a random one.
+bool app_uses_secret(const LauncherConfig &cfg, const App &app);
 
 // Parses a request body: a JSON object, whatever the Content-Type.
 JsonPtr parse_payload(const char *data, size_t len, LaunchError *err);
@@ -48,6 +61,6 @@ bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::strin
                     LaunchError *err);
 
 bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerVars &vars,
-                 LaunchPlan *plan, LaunchError *err);
+                 LaunchPlan *plan, LaunchError *err, Unresolved unresolved = Unresolved::keep);
 
 } // namespace pvl

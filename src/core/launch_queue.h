@@ -46,6 +46,9 @@ struct Launch {
     // shows the launch resource, and it is kept for a while after it ends.
     // Otherwise GET and DELETE behave exactly as for ParaViewWeb clients.
     bool tracked = false;
+    // From seed 004's form or header interface, which requires every
+    // parameter of the service (the ParaViewWeb API leaves ${name} as is).
+    bool all_parameters = false;
 
     void add_log(const char *kind, const std::string &message, SysTime now);
     void set_status(const std::string &name, const std::string &value);

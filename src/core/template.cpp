@@ -1,5 +1,7 @@
 #include "template.h"
 
+#include <algorithm>
+
 namespace pvl {
 namespace {
 
@@ -59,8 +61,8 @@ TemplateResult substitute(const std::string &tmpl, const VarLookup &lookup) {
         if (lookup(name, &value)) {
             out += value;
         } else {
-            if (res.missing.empty())
-                res.missing = name;
+            if (std::find(res.missing.begin(), res.missing.end(), name) == res.missing.end())
+                res.missing.push_back(name);
             out.append(tmpl, i, end - i);
         }
         i = end;

@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace pvl {
 
@@ -13,11 +14,12 @@ using VarLookup = std::function<bool(const std::string &name, std::string *value
 
 struct TemplateResult {
     std::string text;
-    std::string missing; // first unresolved variable name, empty if none
+    std::vector<std::string> missing; // unresolved names, in order, each once
 };
 
-// Unresolved placeholders are left in the text as written and the first one
-// is reported in `missing`, so callers decide whether that is an error.
+// Unresolved placeholders are left in the text as written (Python's
+// safe_substitute) and reported in `missing`, so that callers decide whether
+// that is an error.
 TemplateResult substitute(const std::string &tmpl, const VarLookup &lookup);
 
 } // namespace pvl

@@ -35,6 +35,10 @@
 namespace pvl {
 namespace {
 
+Unresolved unresolved_policy(const Launch &l) {
+    return l.all_parameters ? Unresolved::reject : Unresolved::keep;
+}
+
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t log_tail_lines = 10;
@@ -440,7 +444,7 @@ void SessionDaemon::dispatch(int fd, const std::string &line) {
     }
     std::string id;
     if (const char *s = json_string_value(json_object_get(req.get(), "id")))
-        id = s;
+        id = canonical_session_id(s, std::strlen(s));
     if (std::strcmp(op, "map") == 0) {
         op_map(fd, id);
         return;
@@ -732,7 +736,7 @@ void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
     json_t *v;
     json_array_foreach(json_object_get(req, "ids"), i, v) {
         if (const char *id = json_string_value(v))
-            ids.push_back(id);
+            ids.push_back(canonical_session_id(id, std::strlen(id)));
     }
     if (ids.empty()) {
         respond(fd, 400, error_body("give the launches to move as id parameters"));
@@ -764,7 +768,7 @@ void SessionDaemon::sync_elsewhere() {
 
 std::string SessionDaemon::new_id() const {
     for (int tries = 0; tries < 4; ++tries) {
-        std::string id = random_token(16);
+        std::string id = random_id();
         if (!id.empty() && !table_.find(id) && !launches_.count(id))
             return id;
     }
@@ -812,6 +816,7 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
     l.request_time = now;
     l.arguments = launch_arguments(payload);
     l.tracked = async;
+    l.all_parameters = json_is_true(json_object_get(req, "form"));
     l.status_location = notify ? notify : "";
     l.add_log("progress", "launch of " + app + " requested", now);
     const std::string id = l.id;
@@ -859,7 +864,7 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
     probe.secret = random_token(24);
     probe.application = app;
     LaunchPlan plan;
-    if (!plan_launch(cfg, payload, probe, &plan, &err)) {
+    if (!plan_launch(cfg, payload, probe, &plan, &err, unresolved_policy(stored))) {
         launches_.erase(id);
         respond(fd, err.status, error_body(err.message));
         return;
@@ -896,10 +901,15 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
         *err = {500, "cannot generate a session secret"};
         return Start::failed;
     }
-    if (!plan_launch(cfg, payload, vars, &plan, err)) {
+    if (!plan_launch(cfg, payload, vars, &plan, err, unresolved_policy(l))) {
         pool.release(vars.host, vars.port);
         return Start::failed;
     }
+    for (const auto &name : plan.unresolved)
+        log(LogLevel::warning, "PVL00066",
+            "launch " + l.id + " (" + l.service + "): \"" + name +
+                "\" is neither in the request nor a property of the launcher config; "
+                "${" + name + "} is left as written");
 
     Proc p;
     p.log_path = cfg.log_dir + "/" + vars.id + ".log";
@@ -1543,6 +1553,8 @@ void SessionDaemon::adopt() {
         return;
     size_t adopted = 0, gone = 0, killed = 0;
     for (const PersistedSession &r : journal_->load()) {
+        // Ids written before ids were lowercase are kept, in canonical form.
+        const std::string id = canonical_session_id(r.id);
         int launcher = -1;
         for (size_t l = 0; l < opts_.launchers.size(); ++l)
             if (opts_.launchers[l]->file == r.launcher_file)
@@ -1557,8 +1569,8 @@ void SessionDaemon::adopt() {
             ++gone;
             continue;
         }
-        bool keep = r.state == "ready" && launcher >= 0 && valid_session_id(r.id) &&
-                    !table_.find(r.id) &&
+        bool keep = r.state == "ready" && launcher >= 0 && valid_session_id(id) &&
+                    !table_.find(id) &&
                     pools_[static_cast<size_t>(launcher)].take_specific(r.host, r.port);
         if (!keep) {
             signal_group(r.pid, SIGKILL);
@@ -1567,7 +1579,7 @@ void SessionDaemon::adopt() {
             continue;
         }
         Session s;
-        s.id = r.id;
+        s.id = id;
         s.launcher = launcher;
         s.application = r.application;
         s.host = r.host;

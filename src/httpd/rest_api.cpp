@@ -328,6 +328,8 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     json_object_set_new(req.get(), "base", json_stringn(base.data(), base.size()));
     if (async)
         json_object_set_new(req.get(), "async", json_true());
+    if (form_app)
+        json_object_set_new(req.get(), "form", json_true());
     if (notify)
         json_object_set_new(req.get(), "notify", json_string(notify));
     const LauncherConfig &cfg = *globals().launchers[static_cast<size_t>(launcher)];
@@ -545,7 +547,7 @@ int rest_handler(request_rec *r) {
     }
     if (rest[0] != '/')
         return send_error(r, HTTP_NOT_FOUND, "not a launcher URL");
-    std::string id = rest.substr(1);
+    std::string id = canonical_session_id(rest.substr(1));
     static const std::string events = "/events";
     if (id.size() > events.size() &&
         id.compare(id.size() - events.size(), events.size(), events) == 0) {
@@ -627,8 +629,9 @@ char *rewrite_map_lookup(request_rec *r, char *key) {
     const size_t len = key ? std::strlen(key) : 0;
     if (!key || !valid_session_id(key, len))
         return nullptr;
+    const std::string id = canonical_session_id(key, len);
     std::string route;
-    switch (globals().table.route(key, len, &route)) {
+    switch (globals().table.route(id.data(), id.size(), &route)) {
     case SharedTable::Lookup::found:
         return apr_pstrmemdup(r->pool, route.data(), route.size());
     case SharedTable::Lookup::absent:
@@ -636,7 +639,7 @@ char *rewrite_map_lookup(request_rec *r, char *key) {
     case SharedTable::Lookup::body_elsewhere:
         break; // the daemon was busy writing: ask it
     }
-    std::string req = std::string("{\"op\":\"map\",\"id\":\"") + key + "\"}";
+    std::string req = "{\"op\":\"map\",\"id\":\"" + id + "\"}";
     int status = 0;
     std::string answer;
     if (daemon_call(r, req, 5000, false, &status, &answer) != CallResult::ok || status != 200)

@@ -90,8 +90,6 @@ def templated_apps(tmp):
     return {
         "demo": {"cmd": cmd, "ready_line": "Starting factory", "dir": tmp,
                  "env": {"PVTEST": "env-$user"}},
-        "needs": {"cmd": H.app_cmd("ready", tmp=tmp) + ["--tag", "$missing_var"],
-                  "ready_line": "Starting factory"},
     }
 
 
@@ -122,13 +120,6 @@ def test_templates_properties_and_sanitize(server):
     status, obj2, _ = a.json("POST", "/paraview", {"application": "demo", "user": "alice1"})
     assert status == 200 and obj2["user"] == "guest"
     assert '"guest:/srv/data' in log_of(a, obj2["id"])
-
-
-def test_unresolved_variable_is_400_and_nothing_runs(server):
-    a = server(apps=templated_apps, mutate=add_properties)
-    status, obj, _ = a.json("POST", "/paraview", {"application": "needs"})
-    assert status == 400 and "missing_var" in obj["error"]
-    assert not [p for p in procs_mentioning(a.tmp) if "fake_wslink_app" in p[2]]
 
 
 def test_client_secret_is_used(event_server):

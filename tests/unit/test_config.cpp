@@ -611,6 +611,8 @@ void load_file_from_disk(void **) {
         fail_msg("%s", error.c_str());
     assert_str_eq(file_name, path);
     assert_str_eq(cfg.apps.at("loader").dir, "/opt/pvw");
+    // Apps without a dir start in the config file's directory.
+    assert_str_eq(cfg.dir, "/tmp");
 
     // Errors in a loaded file name its path.
     char bad_path[] = "/tmp/pvl-unit-config-XXXXXX";

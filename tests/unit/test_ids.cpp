@@ -121,6 +121,37 @@ void valid_session_id_rejects_bad_ids(void **) {
     assert_false(valid_session_id("caf\xc3\xa9"));
 }
 
+void random_ids_are_32_lowercase_hex_digits(void **) {
+    // 2000 ids: 128 bits each, every hex digit used, never an upper-case
+    // letter (trame's client lower-cases the sessionURL), all distinct.
+    std::set<std::string> seen;
+    std::set<char> chars;
+    for (int i = 0; i < 2000; ++i) {
+        std::string id = random_id();
+        assert_int_equal(id.size(), 32);
+        for (char c : id) {
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                fail_msg("id \"%s\" has a character outside [0-9a-f]", id.c_str());
+            chars.insert(c);
+        }
+        assert_true(valid_session_id(id));
+        assert_str_eq(canonical_session_id(id), id);
+        seen.insert(id);
+    }
+    assert_int_equal(seen.size(), 2000);
+    assert_int_equal(chars.size(), 16);
+}
+
+void canonical_session_id_lowercases_ascii_only(void **) {
+    assert_str_eq(canonical_session_id("AbC-_09xYZ"), "abc-_09xyz");
+    assert_str_eq(canonical_session_id(""), "");
+    assert_str_eq(canonical_session_id("abc/DEF", 3), "abc");
+    // Bytes outside ASCII are left alone (such an id is invalid anyway).
+    assert_str_eq(canonical_session_id("\xc3\x89" "A"), "\xc3\x89" "a");
+    std::string t = random_token(16);
+    assert_true(valid_session_id(canonical_session_id(t)));
+}
+
 } // namespace
 
 int run_ids_tests(void) {
@@ -133,6 +164,8 @@ int run_ids_tests(void) {
         cmocka_unit_test(base64url_known_vectors),
         cmocka_unit_test(valid_session_id_accepts_alphabet),
         cmocka_unit_test(valid_session_id_rejects_bad_ids),
+        cmocka_unit_test(random_ids_are_32_lowercase_hex_digits),
+        cmocka_unit_test(canonical_session_id_lowercases_ascii_only),
     };
     return cmocka_run_group_tests_name("ids", tests, nullptr, nullptr);
 }

@@ -83,8 +83,10 @@ LaunchPlan plan_ok(Fixture &f, const std::string &body) {
     return plan;
 }
 
-// Runs a launch that must fail with 400 and returns the message.
-std::string plan_400(Fixture &f, const std::string &body) {
+// Runs a launch that must fail with 400 and returns the message; `policy`
+// is the form interface's by default, which requires every variable.
+std::string plan_400(Fixture &f, const std::string &body,
+                     Unresolved policy = Unresolved::reject) {
     JsonPtr p = payload(body);
     LaunchError err;
     std::string app;
@@ -92,7 +94,7 @@ std::string plan_400(Fixture &f, const std::string &body) {
         fail_msg("check_payload(%s) failed early: %s", body.c_str(), err.message.c_str());
     f.vars.application = app;
     LaunchPlan plan;
-    if (plan_launch(f.cfg, p.get(), f.vars, &plan, &err))
+    if (plan_launch(f.cfg, p.get(), f.vars, &plan, &err, policy))
         fail_msg("plan_launch(%s) was accepted", body.c_str());
     assert_int_equal(err.status, 400);
     return err.message;
@@ -304,6 +306,86 @@ void client_secret_goes_through_sanitize(void **) {
     assert_str_eq(arg_after(plan, "--authKey"), "GoodSecret99");
 }
 
+void secret_only_for_apps_that_take_one(void **) {
+    // "files" uses no ${secret}: none is generated or answered, as wslink
+    // does, so that SmartConnect falls back to the app's default secret.
+    Fixture f = fixture();
+    LaunchPlan plan = plan_ok(f, "{\"application\": \"files\", \"file\": \"a.vtk\", "
+                                 "\"name\": \"x\", \"count\": 1, \"ratio\": 2, \"on\": 3}");
+    assert_str_eq(plan.secret, "");
+    assert_null(json_object_get(plan.response.get(), "secret"));
+    assert_not_contains(json_to_string(plan.response.get()), "GENERATED");
+    // A client-sent secret still wins, and is echoed.
+    plan = plan_ok(f, "{\"application\": \"needs\", \"missing_thing\": 1, "
+                      "\"secret\": \"mine\"}");
+    assert_str_eq(plan.secret, "mine");
+    assert_str_eq(resp_str(plan, "secret"), "mine");
+
+    // Any template counts: env, dir, sessionURL, sessionData; and `fields`.
+    const char *const uses[] = {
+        R"({"configuration": {"sessionURL": "ws://h/$id"}, "resources": [{"host": "h",
+           "port_range": [1, 2]}], "apps": {"a": {"cmd": ["p"], "env": {"K": "$secret"}}}})",
+        R"({"configuration": {"sessionURL": "ws://h/$id"}, "resources": [{"host": "h",
+           "port_range": [1, 2]}], "apps": {"a": {"cmd": ["p"], "dir": "/d/${secret}"}}})",
+        R"({"configuration": {"sessionURL": "ws://h/$id?k=${secret}"}, "resources": [{"host": "h",
+           "port_range": [1, 2]}], "apps": {"a": {"cmd": ["p"]}}})",
+        R"({"configuration": {"sessionURL": "ws://h/$id"}, "sessionData": {"s": "$secret"},
+           "resources": [{"host": "h", "port_range": [1, 2]}], "apps": {"a": {"cmd": ["p"]}}})",
+        R"({"configuration": {"sessionURL": "ws://h/$id", "fields": ["secret"]}, "resources":
+           [{"host": "h", "port_range": [1, 2]}], "apps": {"a": {"cmd": ["p"]}}})",
+    };
+    for (const char *text : uses) {
+        Fixture g = fixture(text);
+        plan = plan_ok(g, "{\"application\": \"a\"}");
+        assert_str_eq(plan.secret, "GENERATED");
+        assert_str_eq(resp_str(plan, "secret"), "GENERATED");
+    }
+    // "$$secret" is a literal "$secret", not a use.
+    Fixture h = fixture(R"({"configuration": {"sessionURL": "ws://h/$id"}, "resources":
+        [{"host": "h", "port_range": [1, 2]}], "apps": {"a": {"cmd": ["p", "$$secret"]}}})");
+    plan = plan_ok(h, "{\"application\": \"a\"}");
+    assert_str_eq(plan.secret, "");
+    assert_null(json_object_get(plan.response.get(), "secret"));
+}
+
+void unknown_variables_kept_as_written(void **) {
+    // The ParaViewWeb API substitutes like Python's safe_substitute: an
+    // unknown name stays as written, everywhere, and is reported once.
+    const char *const text = R"({"configuration": {"sessionURL": "ws://h/$id?f=${fileToLoad}"},
+        "resources": [{"host": "h", "port_range": [1, 2]}],
+        "sessionData": {"x": "$other"},
+        "apps": {"a": {"cmd": ["p", "--load", "${fileToLoad}", "$other"],
+                       "env": {"E": "$other/$id"}, "dir": "/d/$fileToLoad"}}})";
+    Fixture f = fixture(text);
+    LaunchPlan plan = plan_ok(f, "{\"application\": \"a\"}");
+    assert_str_eq(arg_after(plan, "--load"), "${fileToLoad}");
+    assert_str_eq(plan.argv.back(), "$other");
+    assert_str_eq(plan.env[0].second, "$other/ID123");
+    assert_str_eq(plan.dir, "/d/$fileToLoad");
+    assert_str_eq(resp_str(plan, "sessionURL"), "ws://h/ID123?f=${fileToLoad}");
+    assert_str_eq(resp_str(plan, "x"), "$other");
+    assert_int_equal(plan.unresolved.size(), 2);
+    assert_str_eq(plan.unresolved[0], "fileToLoad");
+    assert_str_eq(plan.unresolved[1], "other");
+    // Given, they are substituted and nothing is reported.
+    plan = plan_ok(f, "{\"application\": \"a\", \"fileToLoad\": \"x.vtk\", \"other\": 1}");
+    assert_str_eq(arg_after(plan, "--load"), "x.vtk");
+    assert_true(plan.unresolved.empty());
+    // The form interface still refuses them.
+    assert_contains(plan_400(f, "{\"application\": \"a\"}"), "fileToLoad");
+}
+
+void apps_start_in_the_config_directory(void **) {
+    Fixture f = fixture();
+    f.cfg.dir = "/etc/launcher";
+    LaunchPlan plan = plan_ok(f, "{\"application\": \"vis\"}");
+    assert_str_eq(plan.dir, "/etc/launcher");
+    // An app's own dir wins.
+    plan = plan_ok(f, "{\"application\": \"files\", \"file\": \"a.vtk\", \"name\": \"x\", "
+                      "\"count\": 1, \"ratio\": 2, \"on\": 3}");
+    assert_str_eq(plan.dir, "/work/ID123");
+}
+
 void real_numbers_substitute_in_shortest_form(void **) {
     Fixture f = fixture();
     LaunchPlan plan =
@@ -419,7 +501,8 @@ void response_contents(void **) {
     assert_str_eq(json_to_string(json_object_get(r, "extra")), "{\"nested\":[1,2]}");
     // Server values.
     assert_str_eq(resp_str(plan, "id"), "ID123");
-    assert_str_eq(resp_str(plan, "secret"), "GENERATED");
+    // "files" takes no ${secret}: none is answered.
+    assert_null(json_object_get(r, "secret"));
     assert_str_eq(resp_str(plan, "sessionURL"), "ws://localhost:9004/ws?sessionId=ID123&app=files");
     // sessionData, substituted (with the sanitized name).
     assert_str_eq(resp_str(plan, "user"), "anon");
@@ -430,7 +513,7 @@ void response_contents(void **) {
     assert_str_eq(resp_str(plan, "host"), "localhost");
     assert_null(json_object_get(r, "port"));
     // Nothing else.
-    assert_int_equal(json_object_size(r), 15);
+    assert_int_equal(json_object_size(r), 14);
 }
 
 void response_host_port_only_when_listed(void **) {
@@ -504,6 +587,9 @@ int run_launch_plan_tests(void) {
         cmocka_unit_test(application_var_is_the_server_one),
         cmocka_unit_test(client_secret_replaces_generated),
         cmocka_unit_test(client_secret_goes_through_sanitize),
+        cmocka_unit_test(secret_only_for_apps_that_take_one),
+        cmocka_unit_test(unknown_variables_kept_as_written),
+        cmocka_unit_test(apps_start_in_the_config_directory),
         cmocka_unit_test(real_numbers_substitute_in_shortest_form),
         cmocka_unit_test(scalar_body_is_not_an_object),
         cmocka_unit_test(unresolved_variable_is_400),

@@ -30,11 +30,19 @@ TemplateResult sub(const std::string &tmpl, std::vector<std::string> *asked = nu
     });
 }
 
+std::string joined(const std::vector<std::string> &names) {
+    std::string out;
+    for (const auto &n : names)
+        out += (out.empty() ? "" : ",") + n;
+    return out;
+}
+
+// `missing`: the unresolved names, comma-separated.
 void check(const std::string &tmpl, const std::string &text, const std::string &missing = "") {
     TemplateResult r = sub(tmpl);
-    if (r.text != text || r.missing != missing)
+    if (r.text != text || joined(r.missing) != missing)
         fail_msg("substitute(\"%s\") gave text \"%s\" missing \"%s\"; expected \"%s\" / \"%s\"",
-                 tmpl.c_str(), r.text.c_str(), r.missing.c_str(), text.c_str(),
+                 tmpl.c_str(), r.text.c_str(), joined(r.missing).c_str(), text.c_str(),
                  missing.c_str());
 }
 
@@ -74,8 +82,10 @@ void unknown_variable_reported_and_kept(void **) {
     check("$nope", "$nope", "nope");
     check("${nope}", "${nope}", "nope");
     check("x $nope y ${name}", "x $nope y Bob", "nope");
-    // Only the first unresolved name is reported; all are left as written.
-    check("$first ${second} $name", "$first ${second} Bob", "first");
+    // Every unresolved name is reported; all are left as written.
+    check("$first ${second} $name", "$first ${second} Bob", "first,second");
+    // Each unknown name is reported once, in order of first use.
+    check("$b $c ${b} $c", "$b $c ${b} $c", "b,c");
 }
 
 void lookup_gets_bare_names(void **) {
@@ -112,7 +122,7 @@ void unterminated_brace_is_literal(void **) {
 void empty_template(void **) {
     TemplateResult r = sub("");
     assert_str_eq(r.text, "");
-    assert_str_eq(r.missing, "");
+    assert_true(r.missing.empty());
     check("no placeholders here", "no placeholders here");
 }
 

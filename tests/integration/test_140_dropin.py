@@ -1,0 +1,120 @@
+"""A drop-in for sites that run wslink's launcher: their clients, launcher
+configs and Apache rules keep working (issue 10)."""
+import os
+import re
+
+import apache_harness as H
+import wslink_client
+from conftest import procs_mentioning
+
+HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def ws_url(a, sid, extra=""):
+    return "ws://127.0.0.1:%d/proxy?sessionId=%s%s" % (a.port, sid, extra)
+
+
+def log_of(a, sid):
+    with open(os.path.join(a.tmp, "logs", sid + ".log")) as f:
+        return f.read()
+
+
+def test_ids_survive_lowercasing(server):
+    """trame's client lower-cases the whole sessionURL; other clients may
+    upper-case an id. Every form finds the session."""
+    a = server()
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200, obj
+    sid = obj["id"]
+    assert HEX_ID.match(sid), sid
+    # what trame's client connects to: "?sessionid=" too (the documented
+    # RewriteCond has [NC], as trame's own rules do)
+    reply = wslink_client.hello(obj["sessionURL"].lower(), obj["secret"])
+    assert "result" in reply, reply
+    upper = sid.upper()
+    reply = wslink_client.hello(ws_url(a, upper), obj["secret"])
+    assert "result" in reply, reply
+    status, got, _ = a.json("GET", "/paraview/" + upper)
+    assert status == 200 and got["id"] == sid
+    mixed = sid[:16].upper() + sid[16:]
+    status, deleted, _ = a.json("DELETE", "/paraview/" + mixed)
+    assert status == 200 and deleted["id"] == sid
+    assert a.json("GET", "/paraview/" + sid)[0] == 404
+    assert wslink_client.connect_status(ws_url(a, upper)) == 404
+
+
+def fixed_secret_apps(tmp):
+    """An app that keeps wslink's default secret, as ParaView's own
+    test_server.py does, and one that takes ${secret}."""
+    fixed = H.app_cmd("ready", tmp=tmp)
+    fixed[fixed.index("${secret}")] = "wslink-secret"
+    return {
+        "fixed": {"cmd": fixed, "ready_line": "Starting factory"},
+        "demo": {"cmd": H.app_cmd("ready", tmp=tmp), "ready_line": "Starting factory"},
+    }
+
+
+def test_secret_only_when_the_app_takes_one(event_server):
+    a = event_server(apps=fixed_secret_apps)
+    status, obj, _ = a.json("POST", "/paraview", {"application": "fixed"})
+    assert status == 200, obj
+    assert "secret" not in obj
+    assert "secret" not in a.json("GET", "/paraview/" + obj["id"])[1]
+    # SmartConnect then says hello with its default, which the app accepts
+    reply = wslink_client.hello(obj["sessionURL"], obj.get("secret", "wslink-secret"))
+    assert "result" in reply, reply
+
+    # an app whose command uses ${secret} gets a fresh one, and is told it
+    status, obj2, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200 and len(obj2["secret"]) >= 22
+    assert "result" in wslink_client.hello(obj2["sessionURL"], obj2["secret"])
+    assert wslink_client.hello(obj2["sessionURL"], "wslink-secret")["error"]["code"] == -32000
+
+    # a client-sent secret still wins, for both
+    status, obj3, _ = a.json("POST", "/paraview", {"application": "demo", "secret": "Mine-123"})
+    assert status == 200 and obj3["secret"] == "Mine-123"
+    assert "result" in wslink_client.hello(obj3["sessionURL"], "Mine-123")
+    status, obj4, _ = a.json("POST", "/paraview", {"application": "fixed", "secret": "Mine-456"})
+    assert status == 200 and obj4["secret"] == "Mine-456"
+
+
+def optional_key_apps(tmp):
+    cmd = H.app_cmd("ready", tmp=tmp) + ["--tag", "${fileToLoad}|$other"]
+    return {"viz": {"cmd": cmd, "ready_line": "Starting factory"}}
+
+
+def test_unknown_variable_is_left_as_written(server):
+    """As wslink's safe_substitute: the ParaView visualizer's optional
+    ${fileToLoad} stays as written, the app starts, and the operator is told."""
+    a = server(apps=optional_key_apps, allowed_log=["PVL00066"])
+    status, obj, _ = a.json("POST", "/paraview", {"application": "viz"})
+    assert status == 200, obj
+    assert '"${fileToLoad}|$other"' in log_of(a, obj["id"])
+    reply = wslink_client.call(obj["sessionURL"], obj["secret"], "demo.echo", ["x"])
+    assert reply["result"]["session"] == "${fileToLoad}|$other"
+    warnings = [line for line in a.read_log().splitlines() if "PVL00066" in line]
+    assert len(warnings) == 2, warnings
+    assert "[pvlaunch:warn]" in warnings[0] and obj["id"] in warnings[0]
+    assert "fileToLoad" in warnings[0] and "other" in warnings[1]
+
+    # given, they are substituted and nothing more is logged
+    status, obj2, _ = a.json("POST", "/paraview", {"application": "viz", "fileToLoad": "a.vtk",
+                                                   "other": 3})
+    assert status == 200
+    assert '"a.vtk|3"' in log_of(a, obj2["id"])
+    assert len([line for line in a.read_log().splitlines() if "PVL00066" in line]) == 2
+
+
+def test_form_interface_still_requires_every_parameter(event_server):
+    """Seed 004's form and header interface names the service's parameters:
+    a missing one is still a 400, and nothing runs."""
+    a = event_server(apps=optional_key_apps)
+    status, obj, _ = a.json("POST", "/paraview?id=viz", "other=1",
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 400 and "fileToLoad" in obj["error"], obj
+    status, obj, _ = a.json("POST", "/paraview?id=viz", None, {"other": "1"})
+    assert status == 400 and "fileToLoad" in obj["error"], obj
+    assert not [p for p in procs_mentioning(a.tmp) if "fake_wslink_app" in p[2]]
+    status, obj, _ = a.json("POST", "/paraview?id=viz", "other=1&fileToLoad=b.vtk",
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status in (200, 202), obj
