@@ -68,6 +68,9 @@ const char *set_config(cmd_parms *cmd, void *, const char *arg) {
     for (const auto &n : cfg->notices)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, cmd->server, "PVL00301: %s: %s", path,
                      n.c_str());
+    for (const auto &w : cfg->warnings)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, "PVL00302: %s: %s", path,
+                     w.c_str());
     Globals &g = globals();
     sc->launcher = static_cast<int>(g.launchers.size());
     g.launchers.push_back(std::move(cfg));

@@ -92,7 +92,8 @@ bool get_number(Checker &c, json_t *j, const std::string &where, double *out) {
     return true;
 }
 
-bool parse_app(Checker &c, const std::string &name, json_t *j, App *app) {
+bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
+               std::vector<std::string> *warnings) {
     std::string where = "application \"" + name + "\"";
     if (!json_is_object(j))
         return c.fail(where + " must be an object, not " + type_name(j));
@@ -130,8 +131,8 @@ bool parse_app(Checker &c, const std::string &name, json_t *j, App *app) {
                 app->env.emplace_back(ek, val);
             }
         } else {
-            return c.fail(where + " has an unknown key \"" + k +
-                          "\" (expected cmd, dir, env, ready_line)");
+            warnings->push_back(where + " has an unknown key \"" + k +
+                                "\" (known: cmd, dir, env, ready_line); ignored");
         }
     }
     return true;
@@ -146,7 +147,7 @@ bool parse_apps(Checker &c, json_t *j, const char *key, LauncherConfig *cfg) {
         if (cfg->apps.count(name))
             return c.fail(std::string("application \"") + name + "\" is defined twice");
         App app;
-        if (!parse_app(c, name, v, &app))
+        if (!parse_app(c, name, v, &app, &cfg->warnings))
             return false;
         cfg->apps.emplace(name, std::move(app));
     }
@@ -203,7 +204,8 @@ bool parse_resources(Checker &c, json_t *j, LauncherConfig *cfg) {
         json_object_foreach(r, k, v) {
             std::string ks(k);
             if (ks != "host" && ks != "port_range" && ks != "port")
-                return c.fail(where + " has an unknown key \"" + ks + "\"");
+                cfg->warnings.push_back(where + " has an unknown key \"" + ks +
+                                        "\" (known: host, port_range); ignored");
         }
         for (const auto &o : cfg->resources)
             if (o.host == res.host && res.port_lo <= o.port_hi && o.port_lo <= res.port_hi)
@@ -321,7 +323,7 @@ bool parse_wslink_configuration(Checker &c, json_t *j, LauncherConfig *cfg) {
             cfg->notices.push_back("configuration." + k +
                                    " is for a standalone launcher; ignored inside Apache");
         } else {
-            cfg->notices.push_back("configuration." + k + " is unknown; ignored");
+            cfg->warnings.push_back("configuration has an unknown key \"" + k + "\"; ignored");
         }
     }
     return true;
@@ -438,7 +440,7 @@ bool parse_launcher_config(const std::string &text, const std::string &file, Lau
                 "url is for a standalone launcher; the endpoint is the <Location> of "
                 "SetHandler pvlaunch");
         } else {
-            cfg.notices.push_back("top-level key \"" + k + "\" is unknown; ignored");
+            cfg.warnings.push_back("unknown top-level key \"" + k + "\"; ignored");
         }
     }
     if (c.ok() && cfg.apps.empty())

@@ -52,8 +52,11 @@ struct LauncherConfig {
     JsonPtr session_data; // object, or null
     std::map<std::string, SanitizeRule> sanitize;
     std::vector<Resource> resources;
-    // Things the operator should hear about that are not errors.
+    // Things the operator should hear about that are not errors: notices
+    // (keys of a standalone launcher, ignored here) and warnings (unknown
+    // keys, which wslink ignores too but may be typos).
     std::vector<std::string> notices;
+    std::vector<std::string> warnings;
 
     // Ready lines that apply to an app: its own, else the launcher's. Empty
     // means the app counts as ready once it has been spawned.

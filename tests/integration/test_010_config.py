@@ -75,7 +75,8 @@ BROKEN = {
     "empty resources": (lambda c: c.update(resources=[]), "resources"),
     "missing cmd": (lambda c: c["apps"]["demo"].pop("cmd"), 'no "cmd"'),
     "cmd not a list": (lambda c: c["apps"]["demo"].update(cmd="python3 app.py"), "cmd"),
-    "unknown app key": (lambda c: c["apps"]["demo"].update(command=["x"]), 'unknown key "command"'),
+    "app dir not a string": (lambda c: c["apps"]["demo"].update(dir=["/tmp"]), "dir must be"),
+    "resource host not a string": (lambda c: c["resources"][0].update(host=5), "host must be"),
     "bad port": (lambda c: c["resources"][0].update(port_range=[0, 70000]), "port"),
     "bad sanitize": (lambda c: c["configuration"].update(
         sanitize={"file": {"type": "regexp", "regexp": "([a-z", "default": "x"}}), "regexp"),

@@ -118,3 +118,31 @@ def test_form_interface_still_requires_every_parameter(event_server):
     status, obj, _ = a.json("POST", "/paraview?id=viz", "other=1&fileToLoad=b.vtk",
                             {"Content-Type": "application/x-www-form-urlencoded"})
     assert status in (200, 202), obj
+
+
+def unknown_keys(cfg, tmp):
+    cfg["apps"]["demo"]["description"] = "a key of some other launcher"
+    cfg["resources"][0]["weight"] = 2
+    cfg["configuration"]["upload_dirs"] = []
+    cfg["site"] = "x"
+
+
+def test_unknown_keys_at_any_level_are_warnings(event_server):
+    """wslink ignores keys it does not know: Apache starts, and the operator
+    is told on the console of apachectl -t and in the error log."""
+    expected = ['application "demo" has an unknown key "description"',
+                'resources[0] has an unknown key "weight"',
+                'configuration has an unknown key "upload_dirs"',
+                'unknown top-level key "site"']
+    a = event_server(mutate=unknown_keys, start=False, allowed_log=["PVL00302"])
+    r = a.configtest()
+    assert r.returncode == 0, r.stderr
+    for text in expected:
+        line = [x for x in r.stderr.splitlines() if text in x]
+        assert line and "PVL00302" in line[0] and a.launcher_path in line[0], (text, r.stderr)
+    a.start()
+    log = [x for x in a.read_log().splitlines() if "PVL00302" in x]
+    for text in expected:
+        assert [x for x in log if text in x and "[pvlaunch:warn]" in x], (text, log)
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200, obj
