@@ -12,7 +12,9 @@
 #include <http_request.h>
 #include <util_cfgtree.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 extern "C" {
@@ -159,6 +161,32 @@ const char *set_max_lifetime(cmd_parms *cmd, void *, const char *arg) {
     return set_seconds(cmd, &globals().max_lifetime, arg);
 }
 
+// Like mod_env's PassEnv: the value is Apache's own, read when the config
+// is; apps get it on top of PATH and HOME, and their own env wins.
+const char *pass_env(cmd_parms *cmd, void *, const char *name) {
+    if (const char *err = check_global(cmd))
+        return err;
+    if (!*name || std::strchr(name, '='))
+        return apr_pstrcat(cmd->pool, "PVLaunchPassEnv: \"", name,
+                           "\" is not an environment variable name", nullptr);
+    const char *value = std::getenv(name);
+    if (!value) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                     "PVL00303: PVLaunchPassEnv: %s is not set in Apache's environment "
+                     "(%s:%d); apps do not get it",
+                     name, cmd->directive->filename, cmd->directive->line_num);
+        return nullptr;
+    }
+    auto &env = globals().pass_env;
+    auto same = std::find_if(env.begin(), env.end(),
+                             [name](const auto &kv) { return kv.first == name; });
+    if (same != env.end())
+        same->second = value;
+    else
+        env.emplace_back(name, value);
+    return nullptr;
+}
+
 const char *set_maintenance(cmd_parms *cmd, void *, int on) {
     server_conf(cmd->server)->maintenance = on ? 1 : 0;
     return nullptr;
@@ -194,6 +222,9 @@ const command_rec directives[] = {
                   "(default 0: never)"),
     PVL_DIRECTIVE(TAKE1, "PVLaunchMaxLifetime", set_max_lifetime, RSRC_CONF,
                   "Stop any session at this age in seconds (default 0: no limit)"),
+    PVL_DIRECTIVE(ITERATE, "PVLaunchPassEnv", pass_env, RSRC_CONF,
+                  "Environment variables of Apache passed on to the applications (default: "
+                  "none; they get PATH, HOME and their own env)"),
     PVL_DIRECTIVE(FLAG, "PVLaunchMaintenance", set_maintenance, RSRC_CONF,
                   "On: new launches are refused with 503; sessions keep running (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
@@ -225,6 +256,7 @@ apr_status_t reset_globals(void *) {
     g.max_lifetime = 0;
     g.queues.clear();
     g.api_bases.clear();
+    g.pass_env.clear();
     return APR_SUCCESS;
 }
 

@@ -63,6 +63,8 @@ def parse_args(argv):
                    help="session tag returned by demo.echo")
     p.add_argument("--deflate", action="store_true",
                    help="accept permessage-deflate (off by default)")
+    p.add_argument("--show-env", action="append", default=[],
+                   help="print this environment variable at start (repeatable)")
     a = p.parse_args(argv)
     if a.delay is None:
         a.delay = DEFAULT_DELAYS.get(a.mode, 0.0)
@@ -301,6 +303,9 @@ def main(argv=None):
     out("args: " + json.dumps(sys.argv[1:]))
     out("cwd: " + os.getcwd())
     out("env PVTEST=" + os.environ.get("PVTEST", ""))
+    for name in opts.show_env:
+        out("env %s=%s" % (name, os.environ.get(name, "<unset>")))
+    out("groups: " + json.dumps(sorted(os.getgroups())))
     if opts.mode == "never":
         run_never(opts)
     elif opts.mode == "exit-early":

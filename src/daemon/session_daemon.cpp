@@ -932,7 +932,8 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
     SpawnSpec spec;
     spec.argv = plan.argv;
     spec.dir = plan.dir;
-    spec.env = plan.env;
+    spec.env = opts_.pass_env;
+    spec.env.insert(spec.env.end(), plan.env.begin(), plan.env.end());
     spec.output_fd = out_fd;
     std::string spawn_error;
     pid_t pid = spawn_app(pool_, spec, opts_.apps_as, &spawn_error);

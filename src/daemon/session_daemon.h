@@ -40,6 +40,8 @@ struct DaemonOptions {
     // port before it is stopped, and the most a session may live; 0: none.
     double idle_timeout = 0;
     double max_lifetime = 0;
+    // PVLaunchPassEnv: given to every app before its own env.
+    std::vector<std::pair<std::string, std::string>> pass_env;
 };
 
 // Runs the event loop. On start it re-adopts the live apps of the persisted

@@ -4,10 +4,12 @@
 #include <apr_thread_proc.h>
 #include <apr_portable.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,13 +21,14 @@ constexpr const char *default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 // Runs in the child between fork and exec (APR calls it before dropping
 // privileges): a session and process group of its own so that the whole
-// group can be signalled, no supplementary groups of the daemon, default
-// signal handling, and no descriptor beyond 0-2.
-apr_status_t child_setup(void *data, apr_fileperms_t, apr_uid_t, apr_gid_t gid) {
-    const bool switch_user = data != nullptr;
+// group can be signalled, the app user's groups instead of the daemon's
+// (`data`: the list, resolved before the fork), default signal handling,
+// and no descriptor beyond 0-2.
+apr_status_t child_setup(void *data, apr_fileperms_t, apr_uid_t, apr_gid_t) {
+    const auto *groups = static_cast<const std::vector<gid_t> *>(data);
     if (setsid() < 0)
         return errno;
-    if (switch_user && setgroups(1, &gid) != 0)
+    if (groups && setgroups(groups->size(), groups->data()) != 0)
         return errno;
     sigset_t none;
     sigemptyset(&none);
@@ -64,6 +67,61 @@ std::string find_program(const std::string &name, const std::string &path) {
     return std::string();
 }
 
+// Every group of `user` with `primary` among them, as initgroups(3) would
+// set them; resolved in the daemon, since NSS is not safe after fork.
+bool user_groups(const std::string &user, gid_t primary, std::vector<gid_t> *out,
+                 std::string *error) {
+    int n = 64;
+    for (int tries = 0; tries < 4; ++tries) {
+        out->resize(static_cast<size_t>(n));
+        int got = n;
+        if (getgrouplist(user.c_str(), primary, out->data(), &got) >= 0) {
+            out->resize(static_cast<size_t>(got));
+            return true;
+        }
+        n = got > n ? got : n * 4;
+    }
+    *error = "cannot list the groups of user " + user;
+    return false;
+}
+
+bool resolve_ids(const AppIdentity &who, gid_t *gid, std::string *error) {
+    const struct passwd *pw = getpwnam(who.user.c_str());
+    if (!pw) {
+        *error = "no such user: " + who.user;
+        return false;
+    }
+    *gid = pw->pw_gid;
+    if (!who.group.empty()) {
+        const struct group *gr = getgrnam(who.group.c_str());
+        if (!gr) {
+            *error = "no such group: " + who.group;
+            return false;
+        }
+        *gid = gr->gr_gid;
+    }
+    return true;
+}
+
+// Later entries replace earlier ones of the same name.
+std::vector<std::string> environment(const SpawnSpec &spec, const std::string &path,
+                                     const std::string &home) {
+    std::vector<std::string> out{"PATH=" + path, "HOME=" + home};
+    for (const auto &kv : spec.env) {
+        if (kv.first == "PATH")
+            continue;
+        const std::string prefix = kv.first + "=";
+        auto same = std::find_if(out.begin(), out.end(), [&prefix](const std::string &e) {
+            return e.compare(0, prefix.size(), prefix) == 0;
+        });
+        if (same != out.end())
+            *same = prefix + kv.second;
+        else
+            out.push_back(prefix + kv.second);
+    }
+    return out;
+}
+
 } // namespace
 
 pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &who,
@@ -92,14 +150,18 @@ pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &wh
     for (const auto &a : spec.argv)
         argv.push_back(a.c_str());
     argv.push_back(nullptr);
-    std::vector<std::string> env_strings{"PATH=" + path, "HOME=" + who.home};
-    for (const auto &kv : spec.env)
-        if (kv.first != "PATH")
-            env_strings.push_back(kv.first + "=" + kv.second);
+    const std::vector<std::string> env_strings = environment(spec, path, who.home);
     std::vector<const char *> env;
     for (const auto &e : env_strings)
         env.push_back(e.c_str());
     env.push_back(nullptr);
+
+    std::vector<gid_t> groups;
+    if (who.switch_user) {
+        gid_t gid = 0;
+        if (!resolve_ids(who, &gid, error) || !user_groups(who.user, gid, &groups, error))
+            return -1;
+    }
 
     apr_file_t *out = nullptr, *in = nullptr;
     int out_fd = spec.output_fd;
@@ -128,8 +190,8 @@ pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &wh
             rv = apr_procattr_group_set(attr, who.group.c_str());
     }
     if (rv == APR_SUCCESS)
-        rv = apr_procattr_perms_set_register(
-            attr, child_setup, who.switch_user ? const_cast<AppIdentity *>(&who) : nullptr, 0);
+        rv = apr_procattr_perms_set_register(attr, child_setup,
+                                             who.switch_user ? &groups : nullptr, 0);
     if (rv != APR_SUCCESS) {
         char buf[256];
         *error = std::string("cannot prepare the process: ") + apr_strerror(rv, buf, sizeof buf);

@@ -1,6 +1,7 @@
 // Process supervision for the session daemon: spawning an app (through APR)
-// in its own session and process group, as an unprivileged user, with a
-// clean environment and only stdin/stdout/stderr; signalling its group.
+// in its own session and process group, as an unprivileged user with all
+// of that user's groups, with a clean environment and only
+// stdin/stdout/stderr; signalling its group.
 #pragma once
 #include <apr_pools.h>
 
@@ -23,6 +24,8 @@ struct AppIdentity {
 struct SpawnSpec {
     std::vector<std::string> argv;
     std::string dir;
+    // On top of PATH and HOME; a later entry replaces an earlier one of the
+    // same name (PVLaunchPassEnv first, then the app's own env).
     std::vector<std::pair<std::string, std::string>> env;
     int output_fd = -1; // stdout and stderr of the app
 };

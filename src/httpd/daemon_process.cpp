@@ -114,6 +114,8 @@ uint64_t fingerprint(const Globals &g) {
     mix(std::to_string(g.idle_timeout) + "/" + std::to_string(g.max_lifetime));
     for (const auto &q : g.queues)
         mix(std::to_string(q.max_length) + "/" + std::to_string(q.max_wait));
+    for (const auto &kv : g.pass_env)
+        mix(kv.first + "=" + kv.second);
     mix(std::to_string(ap_unixd_config.user_id));
     mix(std::to_string(geteuid()));
     return h;
@@ -196,6 +198,7 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     opts.keep_finished = g.keep_finished;
     opts.idle_timeout = g.idle_timeout;
     opts.max_lifetime = g.max_lifetime;
+    opts.pass_env = g.pass_env;
     if (geteuid() == 0) {
         opts.apps_as.switch_user = true;
         opts.apps_as.user = g.app_user;

@@ -36,6 +36,8 @@ struct Globals {
     double idle_timeout = 0;      // PVLaunchIdleTimeout
     double max_lifetime = 0;      // PVLaunchMaxLifetime
     std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
+    // PVLaunchPassEnv: names and Apache's values, read with the config.
+    std::vector<std::pair<std::string, std::string>> pass_env;
     std::vector<std::string> api_bases; // <Location> paths setting one of our handlers
     // Written by the daemon, read by the children (mapped before both forks).
     SharedTable table;

@@ -146,3 +146,63 @@ def test_unknown_keys_at_any_level_are_warnings(event_server):
         assert [x for x in log if text in x and "[pvlaunch:warn]" in x], (text, log)
     status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
     assert status == 200, obj
+
+
+def env_apps(tmp):
+    cmd = H.app_cmd("ready", tmp=tmp) + [
+        "--show-env", "PVL_PASSED", "--show-env", "PVL_BOTH", "--show-env", "PVL_NOT_PASSED",
+        "--show-env", "PVL_UNSET"]
+    return {"demo": {"cmd": cmd, "ready_line": "Starting factory",
+                     "env": {"PVL_BOTH": "from-the-app"}}}
+
+
+def test_apps_start_like_wslinks(event_server, monkeypatch):
+    """In the launcher config's directory, with the variables PVLaunchPassEnv
+    names from Apache's environment (the app's env wins), and nothing else."""
+    monkeypatch.setenv("PVL_PASSED", "from-apache")
+    monkeypatch.setenv("PVL_BOTH", "from-apache")
+    monkeypatch.setenv("PVL_NOT_PASSED", "secret-of-apache")
+    a = event_server(apps=env_apps, allowed_log=["PVL00303"],
+                     extra_conf="PVLaunchPassEnv PVL_PASSED PVL_BOTH\n"
+                                "PVLaunchPassEnv PVL_UNSET")
+    warned = [x for x in a.read_log().splitlines() if "PVL00303" in x]
+    assert warned and "PVL_UNSET" in warned[0] and "httpd.conf" in warned[0], warned
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200, obj
+    log = log_of(a, obj["id"])
+    assert "cwd: %s\n" % os.path.dirname(a.launcher_path) in log
+    assert "env PVL_PASSED=from-apache\n" in log
+    assert "env PVL_BOTH=from-the-app\n" in log
+    assert "env PVL_NOT_PASSED=<unset>\n" in log
+    assert "env PVL_UNSET=<unset>\n" in log
+
+
+def test_apps_get_every_group_of_their_user(event_server):
+    """GPU rendering needs the render/video groups: apps get all the groups
+    of the user they run as, not its primary group only."""
+    import grp
+    import pwd
+    import subprocess
+    import uuid
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("only a root Apache switches apps to another user")
+    tag = "pvl" + uuid.uuid4().hex[:8]
+    subprocess.run(["groupadd", "--system", tag + "g"], check=True)
+    try:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "-G", tag + "g", tag], check=True)
+        try:
+            a = event_server(extra_conf="PVLaunchUser %s" % tag)
+            status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+            assert status == 200, obj
+            line = [x for x in log_of(a, obj["id"]).splitlines() if x.startswith("groups: ")]
+            groups = set(int(g) for g in line[0][len("groups: "):].strip("[]").split(",") if g)
+            assert grp.getgrnam(tag + "g").gr_gid in groups, groups
+            assert pwd.getpwnam(tag).pw_gid in groups, groups
+            assert 0 not in groups  # none of root's (the daemon's) groups
+            assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+        finally:
+            subprocess.run(["userdel", tag], check=False)
+    finally:
+        subprocess.run(["groupdel", tag + "g"], check=False)
