@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <netdb.h>
 #include <map>
 #include <set>
 #include <memory>
@@ -151,6 +152,14 @@ struct Proc {
     SysTime start_time_wall;
     // Last time a client connection to its port was seen (PVLaunchIdleTimeout).
     Clock::time_point last_active;
+    // Without a ready line, ready means that its port accepts a connection:
+    // a non-blocking connect in flight (probe_fd), or the next try's time.
+    bool probing = false;
+    int probe_fd = -1;
+    Clock::time_point next_probe;
+    int probe_delay_ms = 0;
+    std::vector<sockaddr_storage> probe_addrs; // the host's addresses, tried in turn
+    size_t probe_next_addr = 0;
 };
 
 // A launch waiting in its launcher's queue.
@@ -220,6 +229,10 @@ class SessionDaemon {
     void sync_elsewhere();
 
     void check_ready(Session &s, Proc &p);
+    // Readiness without a ready line: connect to the app's port.
+    void start_probe(Session &s, Proc &p);
+    void probe(Session &s, Proc &p);
+    void on_probe_done(Session &s, Proc &p);
     // `line`: the ready line seen (a copy: p's ready lines are freed here).
     void mark_ready(Session &s, Proc &p, std::string line = std::string());
     void stop_session(Session &s, Proc &p);
@@ -983,7 +996,7 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
         launches_.erase(s.id);
     Session &row = *table_.find(s.id);
     if (stored.ready_lines.empty())
-        mark_ready(row, stored);
+        start_probe(row, stored);
     else
         check_ready(row, stored);
     return Start::started;
@@ -1102,6 +1115,76 @@ void SessionDaemon::stop_watching(Proc &p) {
         p.log_fd = -1;
     }
     p.carry.clear();
+    if (p.probe_fd >= 0) {
+        close(p.probe_fd);
+        p.probe_fd = -1;
+    }
+    p.probing = false;
+    decltype(p.probe_addrs)().swap(p.probe_addrs);
+}
+
+void SessionDaemon::start_probe(Session &s, Proc &p) {
+    struct addrinfo hints;
+    std::memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    struct addrinfo *res = nullptr;
+    // Resource hosts are the operator's: numeric or in /etc/hosts as a rule.
+    const int rc = getaddrinfo(s.host.c_str(), std::to_string(s.port).c_str(), &hints, &res);
+    for (struct addrinfo *ai = rc == 0 ? res : nullptr; ai; ai = ai->ai_next) {
+        sockaddr_storage a;
+        std::memset(&a, 0, sizeof a);
+        std::memcpy(&a, ai->ai_addr, std::min<size_t>(ai->ai_addrlen, sizeof a));
+        p.probe_addrs.push_back(a);
+    }
+    if (res)
+        freeaddrinfo(res);
+    if (p.probe_addrs.empty())
+        log(LogLevel::warning, "PVL00067",
+            "session " + s.id + ": cannot resolve " + s.host + " (" + gai_strerror(rc) +
+                ") to check that the application listens; it can only time out");
+    p.probing = true;
+    p.probe_delay_ms = 0;
+    probe(s, p);
+}
+
+// One connection attempt; refused ones are retried after 5 ms, doubling up
+// to 100 ms, until the launch's timeout.
+void SessionDaemon::probe(Session &s, Proc &p) {
+    p.next_probe = Clock::now() + std::chrono::hours(24);
+    if (p.probe_addrs.empty())
+        return;
+    const sockaddr_storage &a = p.probe_addrs[p.probe_next_addr++ % p.probe_addrs.size()];
+    const socklen_t len = a.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, reinterpret_cast<const sockaddr *>(&a), len) == 0) {
+        close(fd);
+        mark_ready(s, p);
+        return;
+    }
+    if (fd >= 0 && errno == EINPROGRESS) {
+        p.probe_fd = fd;
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    p.probe_delay_ms = std::min(100, std::max(5, p.probe_delay_ms * 2));
+    p.next_probe = Clock::now() + std::chrono::milliseconds(p.probe_delay_ms);
+}
+
+void SessionDaemon::on_probe_done(Session &s, Proc &p) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (getsockopt(p.probe_fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
+        error = errno;
+    close(p.probe_fd);
+    p.probe_fd = -1;
+    if (error == 0) {
+        mark_ready(s, p);
+        return;
+    }
+    p.probe_delay_ms = std::min(100, std::max(5, p.probe_delay_ms * 2));
+    p.next_probe = Clock::now() + std::chrono::milliseconds(p.probe_delay_ms);
 }
 
 void SessionDaemon::check_ready(Session &s, Proc &p) {
@@ -1396,6 +1479,9 @@ void SessionDaemon::handle_timers() {
     for (const std::string &id : table_.ids()) {
         Session *s = table_.find(id);
         Proc &p = procs_[id];
+        if (s->state == SessionState::starting && p.probing && p.probe_fd < 0 &&
+            now >= p.next_probe && now < p.ready_deadline)
+            probe(*s, p);
         if (s->state == SessionState::starting && now >= p.ready_deadline) {
             check_ready(*s, p); // output may have arrived with the deadline
             if (s->state != SessionState::starting)
@@ -1410,9 +1496,12 @@ void SessionDaemon::handle_timers() {
             if (p.creator >= 0) {
                 int fd = p.creator;
                 p.creator = -1;
+                const std::string what =
+                    p.probing ? " did not accept connections on " + s->host_port()
+                              : std::string(" did not print its ready line");
                 respond(fd, 503,
-                        error_body("application " + s->application +
-                                   " did not print its ready line within the timeout of " + secs +
+                        error_body("application " + s->application + what +
+                                   " within the timeout of " + secs +
                                    " s; last lines of its log:\n" + tail));
             }
             p.end_as = LaunchState::failed;
@@ -1436,7 +1525,9 @@ int SessionDaemon::poll_timeout_ms() const {
         if (!s)
             continue;
         if (s->state == SessionState::starting)
-            next = std::min(next, p.ready_deadline);
+            next = std::min(next, p.probing && p.probe_fd < 0
+                                      ? std::min(p.ready_deadline, p.next_probe)
+                                      : p.ready_deadline);
         else if (s->state == SessionState::stopping && !p.killed)
             next = std::min(next, p.kill_deadline);
     }
@@ -1780,6 +1871,7 @@ int SessionDaemon::run() {
 
     std::vector<struct pollfd> fds;
     std::vector<std::string> pidfd_ids;
+    std::vector<std::string> probe_ids;
     for (;;) {
         if (detached_ || (stopping_ && (table_.size() == 0 || Clock::now() >= stop_deadline_)))
             break;
@@ -1806,6 +1898,13 @@ int SessionDaemon::run() {
                 fds.push_back({kv.second.pidfd, POLLIN, 0});
                 pidfd_ids.push_back(kv.first);
             }
+        const size_t first_probe = fds.size();
+        probe_ids.clear();
+        for (const auto &kv : procs_)
+            if (kv.second.probe_fd >= 0) {
+                fds.push_back({kv.second.probe_fd, POLLOUT, 0});
+                probe_ids.push_back(kv.first);
+            }
         const size_t first_notifier = fds.size();
         notifier_.add_pollfds(fds);
         int n = poll(fds.data(), fds.size(), poll_timeout_ms());
@@ -1831,11 +1930,19 @@ int SessionDaemon::run() {
             if (fds[i].revents)
                 handle_conn_io(fds[i].fd, fds[i].revents);
         notifier_.on_poll(fds.data() + first_notifier, fds.size() - first_notifier);
-        for (size_t i = first_pidfd; i < first_notifier; ++i) {
+        for (size_t i = first_pidfd; i < first_probe; ++i) {
             Session *s = fds[i].revents ? table_.find(pidfd_ids[i - first_pidfd]) : nullptr;
             if (s) {
                 signal_group(s->pid, SIGKILL); // what is left of its group
                 on_exit(*s, -1);
+            }
+        }
+        for (size_t i = first_probe; i < first_notifier; ++i) {
+            Session *s = fds[i].revents ? table_.find(probe_ids[i - first_probe]) : nullptr;
+            if (s && s->state == SessionState::starting) {
+                Proc &p = procs_[s->id];
+                if (p.probe_fd == fds[i].fd)
+                    on_probe_done(*s, p);
             }
         }
         handle_timers();

@@ -24,3 +24,19 @@ def test_reference_documents_every_directive():
         documented = set(re.findall(r"^# (PVLaunch\w+) ", f.read(), re.M))
     assert code, "no directive found in the code"
     assert code == documented
+
+
+def test_paraview_examples_unbuffer_pvpython():
+    """pvpython holds back output written to a file until it exits: every
+    shipped example that runs it goes through stdbuf -oL and says why."""
+    for path in (os.path.join(CONF, "launcher-wslink.json"),
+                 os.path.join(CONF, "launcher-paraviewweb.json"),
+                 os.path.join(H.REPO, "packaging", "launcher.json")):
+        with open(path) as f:
+            text = f.read()
+        cmds = re.findall(r'"cmd"\s*:\s*\[([^\]]*)\]', text)
+        pv = [c for c in cmds if "python_exec" in c]
+        assert pv, path
+        for c in pv:
+            assert re.match(r'\s*"stdbuf",\s*"-oL",', c), (path, c)
+        assert "holds back" in text, path

@@ -5,7 +5,7 @@ import re
 
 import apache_harness as H
 import wslink_client
-from conftest import procs_mentioning
+from conftest import procs_mentioning, wait_until
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -206,3 +206,30 @@ def test_apps_get_every_group_of_their_user(event_server):
             subprocess.run(["userdel", tag], check=False)
     finally:
         subprocess.run(["groupdel", tag + "g"], check=False)
+
+
+def no_ready_line_apps(tmp):
+    return {
+        # listens only after 1.5 s, and never prints anything we wait for
+        "slow": {"cmd": H.app_cmd("slow", "--delay", "1.5", tmp=tmp)},
+        "never": {"cmd": H.app_cmd("never", tmp=tmp)},
+    }
+
+
+def test_ready_without_ready_line_means_listening(server):
+    """An app without ready_line is answered once its port accepts a
+    connection, not the moment it is spawned."""
+    a = server(apps=no_ready_line_apps, timeout=4, allowed_log=["PVL00022"])
+    status, obj, _ = a.json("POST", "/paraview", {"application": "slow"})
+    assert status == 200, obj
+    # at once, with no retry: the app is there
+    reply = wslink_client.hello(obj["sessionURL"], obj["secret"], timeout=2)
+    assert "result" in reply, reply
+    assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+
+    # an app that never listens gets 503 after the timeout, and is stopped
+    status, obj, _ = a.json("POST", "/paraview", {"application": "never"})
+    assert status == 503, obj
+    assert "did not accept connections on 127.0.0.1:" in obj["error"], obj
+    assert wait_until(lambda: not [p for p in procs_mentioning(a.tmp)
+                                   if "fake_wslink_app" in p[2]])
