@@ -121,9 +121,21 @@ def default_launcher(tmp, port, base, count=20, timeout=5, apps=None):
     }
 
 
+# The README's websocket route through int:pvsession.
+PVSESSION_RULES = "\n".join([
+    "RewriteEngine On",
+    'RewriteMap pvsession "int:pvsession"',
+    "RewriteCond %{HTTP:Upgrade} =websocket [NC]",
+    "RewriteCond %{QUERY_STRING} (?:^|&)sessionId=([A-Za-z0-9_-]{1,64})(?:&|$) [NC]",
+    "RewriteCond ${pvsession:%1|NOTFOUND} ^([A-Za-z0-9.-]+:[0-9]{1,5})$",
+    "RewriteRule ^/proxy$ ws://%1/ws [P,L]",
+    "RewriteRule ^/proxy$ - [R=404,L]",
+])
+
+
 class Apache:
     def __init__(self, tmp, mpm="event", launcher=None, launcher_text=None, port=None,
-                 extra_conf="", stop_timeout=2, loglevel="info", mpm_conf=None):
+                 extra_conf="", stop_timeout=2, loglevel="info", mpm_conf=None, site=None):
         self.tmp = str(tmp)
         self.mpm = mpm
         self.port = port or free_port()
@@ -139,6 +151,9 @@ class Apache:
         with open(self.launcher_path, "w") as f:
             f.write(launcher_text)
         self.mpm_conf = mpm_conf
+        # A site's own configuration of the module (PVLaunchConfig, handlers,
+        # rewrite rules), in place of the default one below.
+        self.site = site
         self.write_conf(extra_conf, stop_timeout, loglevel)
 
     def write_conf(self, extra_conf="", stop_timeout=2, loglevel="info"):
@@ -172,17 +187,16 @@ class Apache:
         else:
             lines += ["StartServers 3", "ServerLimit 4", "ThreadsPerChild 8",
                       "MinSpareThreads 8", "MaxSpareThreads 32", "MaxRequestWorkers 32"]
+        lines.append("PVLaunchStopTimeout %s" % stop_timeout)
+        if self.site is not None:
+            lines += [self.site, extra_conf]
+            with open(self.conf, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            return
         lines += [
             "PVLaunchConfig %s" % self.launcher_path,
-            "PVLaunchStopTimeout %s" % stop_timeout,
             "<Location /paraview>\n  SetHandler pvlaunch\n</Location>",
-            "RewriteEngine On",
-            'RewriteMap pvsession "int:pvsession"',
-            "RewriteCond %{HTTP:Upgrade} =websocket [NC]",
-            "RewriteCond %{QUERY_STRING} (?:^|&)sessionId=([A-Za-z0-9_-]{1,64})(?:&|$) [NC]",
-            "RewriteCond ${pvsession:%1|NOTFOUND} ^([A-Za-z0-9.-]+:[0-9]{1,5})$",
-            "RewriteRule ^/proxy$ ws://%1/ws [P,L]",
-            "RewriteRule ^/proxy$ - [R=404,L]",
+            PVSESSION_RULES,
             extra_conf,
         ]
         with open(self.conf, "w") as f:

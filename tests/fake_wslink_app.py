@@ -11,6 +11,7 @@ Supported calls:
   demo.echo     args [x]              -> {"echo": x, "session": TAG}
   demo.whoami                         -> {"pid": ..., "port": ..., "args": argv[1:]}
   demo.info                           -> {"pid": ..., "port": ..., "clientID": ...}
+  GET /status (plain HTTP)            -> {"port": ..., "tag": ..., "pid": ...}
                                          (no secret: what the demo page shows)
   application.exit.later  args [s]    -> null; the server stops s seconds later
                                          (default 60), as wslink's does; the
@@ -53,12 +54,15 @@ def parse_args(argv):
     p.add_argument("--host", default="127.0.0.1")
     # argparse exits with status 2 and a message if this is not an int.
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--secret", required=True)
+    # --authKey is what wslink's own servers take (examples/simple).
+    p.add_argument("--secret", "--authKey", dest="secret", required=True)
     p.add_argument("--mode", choices=MODES, default="ready")
     p.add_argument("--delay", type=float, default=None,
                    help="seconds; default 2 for slow, 1 for crash-later, "
                         "0 otherwise")
     p.add_argument("--ready-line", default=DEFAULT_READY_LINE)
+    p.add_argument("--trame", action="store_true",
+                   help="announce readiness as a trame app does (App running at:)")
     p.add_argument("--tag", default="",
                    help="session tag returned by demo.echo")
     p.add_argument("--deflate", action="store_true",
@@ -142,6 +146,11 @@ class App:
 
     async def process_request(self, path, headers):
         from http import HTTPStatus
+        if path.split("?", 1)[0] == "/status":
+            # plain HTTP to the app, as trame's /api/<id>/... rule sends it
+            body = json.dumps({"port": self.port, "tag": self.opts.tag,
+                               "pid": os.getpid()}).encode()
+            return HTTPStatus.OK, [("Content-Type", "application/json")], body
         if path.split("?", 1)[0] != "/ws":
             return HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain")], \
                 b"Not Found\n"
@@ -264,7 +273,11 @@ async def serve(opts):
         child = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL)
         out("child pid %d" % child.pid)
 
-    out(opts.ready_line)
+    if opts.trame:
+        out("App running at:")
+        out(" - Local:   http://localhost:%d/" % app.port)
+    else:
+        out(opts.ready_line)
 
     if opts.mode == "crash-later":
         async def crash():

@@ -1,7 +1,9 @@
 """A drop-in for sites that run wslink's launcher: their clients, launcher
 configs and Apache rules keep working (issue 10)."""
+import json
 import os
 import re
+import shutil
 
 import apache_harness as H
 import wslink_client
@@ -233,3 +235,125 @@ def test_ready_without_ready_line_means_listening(server):
     assert "did not accept connections on 127.0.0.1:" in obj["error"], obj
     assert wait_until(lambda: not [p for p in procs_mentioning(a.tmp)
                                    if "fake_wslink_app" in p[2]])
+
+
+TRAME = os.path.join(H.REPO, "conf", "trame")
+
+
+def trame_site(name):
+    """trame's files as shipped in conf/trame/, changed only in paths and
+    ports (and the app: our stand-in prints trame's "App running at")."""
+    def make(tmp, port):
+        base = H.free_port_range(10)
+        deploy, opt = os.path.join(tmp, "deploy"), os.path.join(tmp, "opt")
+        for d in ("deploy/server/www", "deploy/server/logs/apache",
+                  "deploy/server/logs/launcher", "opt/trame"):
+            os.makedirs(os.path.join(tmp, d), exist_ok=True)
+        with open(os.path.join(TRAME, "launcher.json")) as f:
+            launcher = f.read()
+        launcher = launcher.replace('"port": 9000', '"port": %d' % port)
+        launcher = launcher.replace("9001,", "%d," % base).replace("9500", str(base + 9))
+        launcher = launcher.replace("/deploy", deploy).replace("/opt", opt)
+        cmd = json.dumps(H.app_cmd("ready", "--trame", tmp=tmp))
+        launcher = re.sub(r'"cmd": \[[^\]]*\]', '"cmd": ' + cmd, launcher)
+        with open(os.path.join(deploy, "server", "launcher.json"), "w") as f:
+            f.write(launcher)
+        with open(os.path.join(TRAME, name)) as f:
+            site = f.read()
+        return site.replace("*:80", "*:%d" % port).replace("/deploy", deploy).replace(
+            "/opt", opt)
+    return make
+
+
+def trame_session(a):
+    """What trame's client does: POST to /paraview/, take sessionURL with
+    USE_HOST set to the page's host, lower-case it all, say hello."""
+    status, obj, _ = a.json("POST", "/paraview/", {"application": "trame"})
+    assert status == 200, obj
+    url = obj["sessionURL"].replace("USE_HOST", "127.0.0.1:%d" % a.port).lower()
+    assert url.endswith("&path=ws"), url
+    reply = wslink_client.hello(url, obj["secret"])
+    assert "result" in reply, reply
+    return obj, url
+
+
+def vhost_errors(a):
+    path = os.path.join(a.tmp, "deploy", "server", "logs", "apache", "error.log")
+    with open(path) as f:
+        return [x for x in f.read().splitlines() if H.BAD_LEVEL.search(x)]
+
+
+def check_trame_site(a):
+    obj, url = trame_session(a)
+    # HTTP to the app through /api/<id>/...
+    status, got, _ = a.json("GET", "/api/%s/status" % obj["id"])
+    with open(os.path.join(a.tmp, "opt", "trame", "proxy-mapping.txt")) as f:
+        assert f.read() == "%s 0.0.0.0:%d\n" % (obj["id"], got["port"])
+    # the launcher answers on /launcher too, as in trame's image
+    status, other, _ = a.json("POST", "/launcher", {"application": "trame"})
+    assert status == 200 and other["id"] != obj["id"]
+    for sid in (obj["id"], other["id"]):
+        assert a.json("DELETE", "/paraview/" + sid)[0] == 200
+    return obj, url
+
+
+def test_trames_own_site_and_launcher_config(event_server):
+    """conf/trame/001-trame.conf: trame's rules with a txt: map of the
+    launcher's proxy_file, which mod_pvlaunch writes."""
+    a = event_server(site=trame_site("001-trame.conf"), start=False)
+    mapfile = os.path.join(a.tmp, "opt", "trame", "proxy-mapping.txt")
+    # mod_rewrite checks that the map file exists: as trame's Dockerfile, create it
+    r = a.configtest()
+    assert r.returncode != 0 and "proxy-mapping.txt" in r.stderr, r.stderr
+    open(mapfile, "w").close()
+    assert a.configtest().returncode == 0
+    a.start()
+    obj, url = check_trame_site(a)
+    with open(mapfile) as f:
+        assert f.read() == ""
+    # the session is gone: trame's rule then proxies to "ws:///ws", which
+    # Apache refuses with a 400 and an error line (the int:pvsession form
+    # below answers 404 instead)
+    assert wslink_client.connect_status(url) == 400
+    assert all("AH01083" in x for x in vhost_errors(a)), vhost_errors(a)
+
+
+def test_trame_site_with_int_pvsession(server):
+    a = server(site=trame_site("001-trame-pvsession.conf"))
+    obj, url = check_trame_site(a)
+    assert wslink_client.connect_status(url) == 404
+    assert a.json("GET", "/api/%s/status" % obj["id"])[0] == 404
+    assert wslink_client.connect_status(url.replace("&path=ws", "&path=ws&x=1")) == 404
+    assert vhost_errors(a) == []
+
+
+def wslink_simple_site(tmp, port):
+    """conf/wslink-simple/launcher.config in a copy of wslink's examples/simple
+    directory (server/simple.py is our stand-in), changed only in paths and
+    ports; the default int:pvsession routing."""
+    example = os.path.join(tmp, "examples", "simple")
+    os.makedirs(os.path.join(example, "server"))
+    os.makedirs(os.path.join(tmp, "logs"))
+    shutil.copy(H.FAKE_APP, os.path.join(example, "server", "simple.py"))
+    base = H.free_port_range(10)
+    with open(os.path.join(H.REPO, "conf", "wslink-simple", "launcher.config")) as f:
+        text = f.read()
+    text = text.replace("[9001, 9010]", "[%d, %d]" % (base, base + 9))
+    text = text.replace('"/tmp/proxy-mapping.txt"', json.dumps(os.path.join(tmp, "proxy.txt")))
+    text = text.replace('"/tmp"', json.dumps(os.path.join(tmp, "logs")))
+    text = text.replace('"python3"', json.dumps(H.PYTHON))
+    path = os.path.join(example, "launcher.config")
+    with open(path, "w") as f:
+        f.write(text)
+    return "PVLaunchConfig %s\n<Location /paraview>\n  SetHandler pvlaunch\n</Location>" % path
+
+
+def test_wslink_simple_example_runs_from_its_directory(event_server):
+    a = event_server(site=wslink_simple_site, extra_conf=H.PVSESSION_RULES)
+    status, obj, _ = a.json("POST", "/paraview", {"application": "simple"})
+    assert status == 200, obj
+    log = log_of(a, obj["id"])
+    assert "cwd: %s\n" % os.path.join(a.tmp, "examples", "simple") in log
+    url = obj["sessionURL"].replace("USE_HOSTNAME", "127.0.0.1:%d" % a.port)
+    reply = wslink_client.hello(url, obj["secret"])
+    assert "result" in reply, reply
