@@ -514,14 +514,26 @@ void error_bad_sanitize(void **) {
     assert_contains(e, "default");
 }
 
+// A wslink config whose sanitize object is `rules` (JSON text).
+std::string with_sanitize(const std::string &rules) {
+    return wslink(url + ", \"sanitize\": {" + rules + "}", res_ok, app_ok);
+}
+
 void error_invalid_regexp(void **) {
-    std::string e = parse_error(wslink(
-        url + ", \"sanitize\": {\"f\": {\"type\": \"regexp\", \"regexp\": \"[a-z\"}}", res_ok, app_ok));
+    std::string e = parse_error(with_sanitize(R"("f": {"type": "regexp", "regexp": "[a-z"})"));
+    assert_contains(e, "sanitize rule \"f\" regexp \"[a-z\" is invalid");
+    assert_contains(e, "missing ]");
+    e = parse_error(with_sanitize(R"("f": {"type": "regexp", "regexp": "(ab"})"));
     assert_contains(e, "invalid");
-    assert_contains(e, "[a-z");
-    e = parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"regexp\", \"regexp\": \"(ab\"}}",
-                           res_ok, app_ok));
-    assert_contains(e, "invalid");
+    // What needs backtracking fails the load with the rule named and the reason.
+    e = parse_error(with_sanitize(R"("name": {"type": "regexp", "regexp": "^(\\w)\\1$"})"));
+    assert_contains(e, "sanitize rule \"name\"");
+    assert_contains(e, "backreference \\1");
+    assert_contains(e, "needs a backtracking engine");
+    e = parse_error(with_sanitize(R"("file": {"type": "regexp", "regexp": "(?!\\.).*"})"));
+    assert_contains(e, "sanitize rule \"file\"");
+    assert_contains(e, "lookahead (?!");
+    assert_contains(e, "linear time");
 }
 
 void error_timeout_not_positive(void **) {
