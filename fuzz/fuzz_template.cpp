@@ -58,6 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             literal && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
     if (literal && re->full_match(value) != (value == pattern))
         __builtin_trap();
+    // A bare word leaves nothing to anchor it at the end.
+    if (literal && !re->python_differences().prefix_match)
+        __builtin_trap();
 
     pvl::SanitizeRule rule;
     rule.type = pvl::SanitizeRule::Type::regexp;

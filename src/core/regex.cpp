@@ -51,9 +51,18 @@ std::string code_point(unsigned long cp) {
 //   has no POSIX classes); (?#comment) -> nothing;
 //   the flags a and u are dropped (a means ASCII \d \w \s \b, as RE2 always
 //   does; u is Python 3's default).
+//
+// Along the way it notes what wslink would treat differently (see
+// Regex::PythonDifferences). This is a conservative heuristic; a false
+// alarm only costs a notice:
+//   - prefix match: the pattern's last top-level item is not an end anchor
+//     ($, \Z or \z; $ only without the multi-line flag m anywhere), or it
+//     has a '|' outside any group;
+//   - Unicode escapes: \d \D \w \W \s \S \b \B anywhere (in a class too),
+//     unless a global (?a) flag makes Python ASCII-only as well.
 class Translator {
   public:
-    explicit Translator(const std::string &p) : p_(p) {}
+    Translator(const std::string &p, Regex::PythonDifferences *d) : p_(p), d_(d) {}
 
     bool run(std::string *out, std::string *error) {
         while (i_ < p_.size() && error_.empty()) {
@@ -66,11 +75,17 @@ class Translator {
             *error = error_;
             return false;
         }
+        d_->prefix_match =
+            top_alternation_ || end_ == End::none || (end_ == End::dollar && multiline_);
+        if (ascii_flag_)
+            d_->unicode_escapes.clear();
         *out = std::move(out_);
         return true;
     }
 
   private:
+    enum class End { none, dollar, absolute };
+
     void fail(size_t at, const std::string &what) {
         if (error_.empty())
             error_ = what + " at offset " + std::to_string(at);
@@ -85,11 +100,25 @@ class Translator {
         error_ += " is not supported by RE2, the linear-time engine of sanitize rules";
     }
 
-    // Something other than a quantifier was written.
-    void token() { after_quantifier_ = false; }
+    // Something other than a quantifier was written at the current depth.
+    void token(End end = End::none) {
+        if (depth_ == 0)
+            end_ = end;
+        after_quantifier_ = false;
+    }
 
     // A quantifier (or a lazy '?' after one, with `repeatable` false) was written.
-    void quantifier(bool repeatable) { after_quantifier_ = repeatable; }
+    void quantifier(bool repeatable) {
+        if (depth_ == 0)
+            end_ = End::none;
+        after_quantifier_ = repeatable;
+    }
+
+    void note_escape(char e) {
+        std::string name = std::string("\\") + e;
+        if (d_->unicode_escapes.find(name) == std::string::npos)
+            d_->unicode_escapes += (d_->unicode_escapes.empty() ? "" : " ") + name;
+    }
 
     void item() {
         char c = p_[i_];
@@ -121,6 +150,18 @@ class Translator {
             out_ += ')';
             ++i_;
             token();
+            break;
+        case '|':
+            if (depth_ == 0)
+                top_alternation_ = true;
+            out_ += '|';
+            ++i_;
+            token();
+            break;
+        case '$':
+            out_ += '$';
+            ++i_;
+            token(End::dollar);
             break;
         case '*':
         case '+':
@@ -228,6 +269,10 @@ class Translator {
             if (f == 'L')
                 return fail(at, "locale flag (?L) is for bytes patterns only (Python rejects it "
                                 "here too)");
+            if (f == 'a' && !scoped)
+                ascii_flag_ = true;
+            if (f == 'm')
+                multiline_ = true;
             if (f != 'a' && f != 'u')
                 keep_on += f;
         }
@@ -287,10 +332,22 @@ class Translator {
         case 'z':
             out_ += "\\z";
             i_ += 2;
-            break;
+            token(End::absolute);
+            return;
         case 's':
         case 'S':
+            note_escape(e);
             out_ += e == 's' ? "[[:space:]]" : "[[:^space:]]";
+            i_ += 2;
+            break;
+        case 'd':
+        case 'D':
+        case 'w':
+        case 'W':
+        case 'b':
+        case 'B':
+            note_escape(e);
+            out_ += p_.substr(i_, 2);
             i_ += 2;
             break;
         case 'u':
@@ -345,9 +402,16 @@ class Translator {
             return;
         case 's':
         case 'S':
+            note_escape(e);
             out_ += e == 's' ? "[:space:]" : "[:^space:]";
             i_ += 2;
             return;
+        case 'd':
+        case 'D':
+        case 'w':
+        case 'W':
+            note_escape(e);
+            break;
         case 'u':
         case 'U':
             unicode_escape();
@@ -362,12 +426,17 @@ class Translator {
     }
 
     const std::string &p_;
+    Regex::PythonDifferences *d_;
     std::string out_;
     std::string error_;
     size_t i_ = 0;
     int depth_ = 0;
     bool in_class_ = false;
     bool after_quantifier_ = false;
+    bool top_alternation_ = false;
+    bool multiline_ = false;
+    bool ascii_flag_ = false;
+    End end_ = End::none;
 };
 
 } // namespace
@@ -377,13 +446,15 @@ Regex::~Regex() = default;
 
 bool Regex::compile(const std::string &pattern, std::string *error) {
     re_.reset();
+    differences_ = PythonDifferences();
     if (pattern.size() > max_pattern) {
         *error = "pattern is " + std::to_string(pattern.size()) + " bytes, more than " +
                  std::to_string(max_pattern);
         return false;
     }
     std::string translated;
-    if (!Translator(pattern).run(&translated, error))
+    PythonDifferences differences;
+    if (!Translator(pattern, &differences).run(&translated, error))
         return false;
     RE2::Options options;
     options.set_encoding(RE2::Options::EncodingUTF8);
@@ -398,6 +469,7 @@ bool Regex::compile(const std::string &pattern, std::string *error) {
         return false;
     }
     re_ = std::move(re);
+    differences_ = differences;
     return true;
 }
 

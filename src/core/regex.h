@@ -22,6 +22,18 @@ class Regex {
   public:
     static constexpr size_t max_pattern = 1000; // bytes
 
+    // What wslink, which runs the same pattern with Python's re.match,
+    // would accept differently; filled by compile().
+    struct PythonDifferences {
+        // Not anchored at its end: re.match accepts any value that merely
+        // starts with a match, full_match wants the whole value.
+        bool prefix_match = false;
+        // The escapes used among \d \w \s \b and their negations, e.g.
+        // "\w \d": Unicode in Python, ASCII here. Empty if none, or if the
+        // pattern sets Python's ASCII flag (?a).
+        std::string unicode_escapes;
+    };
+
     Regex();
     ~Regex();
 
@@ -32,8 +44,11 @@ class Regex {
     // True when the whole of `s` matches.
     bool full_match(std::string_view s) const;
 
+    const PythonDifferences &python_differences() const { return differences_; }
+
   private:
     std::unique_ptr<re2::RE2> re_;
+    PythonDifferences differences_;
 };
 
 } // namespace pvl

@@ -31,6 +31,14 @@ std::string rejected(const std::string &pattern) {
     return error;
 }
 
+Regex::PythonDifferences differences(const std::string &pattern) {
+    Regex re;
+    std::string error;
+    if (!re.compile(pattern, &error))
+        fail_msg("pattern \"%s\" did not compile: %s", pattern.c_str(), error.c_str());
+    return re.python_differences();
+}
+
 void python_syntax_is_accepted(void **) {
     check("(?i)^[a-z]+\\Z", "AbC", true);
     check("(?i)^[a-z]+\\Z", "AbC1", false);
@@ -111,7 +119,7 @@ void text_is_utf8(void **) {
     check(".", e_acute, true); // one character, two bytes
     check("[" + e_acute + "]", e_acute, true);
     check("caf.", "caf" + e_acute, true);
-    check("\\w", e_acute, false); // ASCII only, unlike Python
+    check("\\w", e_acute, false); // ASCII only: see PythonDifferences
     check("(?i)" + e_acute, "\xc3\x89", true);
     check(".", "\xff", false); // not UTF-8: never matches
 }
@@ -204,6 +212,26 @@ void pathological_patterns_finish(void **) {
     check("(?:[ab]*a[ab]{20}){1,40}", as, true);
 }
 
+void python_differences(void **) {
+    // Anchored at the end: $, \Z or \z last, outside any group and any '|'.
+    for (const char *p :
+         {"^[a-z]+$", "[a-z]+\\Z", "[a-z]+\\z", "(?:a|b)$", "(a|b)\\Z", "a$", "a$(?#comment)"})
+        if (differences(p).prefix_match)
+            fail_msg("\"%s\" counted as a prefix match", p);
+    for (const char *p :
+         {"[a-z]+", "", "^a$|b", "a|b$", "(a$)", "a\\$", "[$]", "(?m)^a$", "a$*", "a\\Z?", ".*"})
+        if (!differences(p).prefix_match)
+            fail_msg("\"%s\" not counted as a prefix match", p);
+
+    assert_str_eq(differences("^\\w+$").unicode_escapes, "\\w");
+    assert_str_eq(differences("[\\d\\s]+\\d\\b\\B\\D\\W\\S").unicode_escapes,
+                  "\\d \\s \\b \\B \\D \\W \\S");
+    assert_str_eq(differences("[a-z]+").unicode_escapes, "");
+    assert_str_eq(differences("[\\b]\\\\w").unicode_escapes, ""); // backspace, a '\' and 'w'
+    assert_str_eq(differences("(?a)^\\w+$").unicode_escapes, "");
+    assert_str_eq(differences("(?a:\\w)\\d").unicode_escapes, "\\w \\d"); // (?a) only in a group
+}
+
 } // namespace
 
 int run_regex_tests(void) {
@@ -217,6 +245,7 @@ int run_regex_tests(void) {
         cmocka_unit_test(invalid_patterns_are_refused),
         cmocka_unit_test(size_limits),
         cmocka_unit_test(pathological_patterns_finish),
+        cmocka_unit_test(python_differences),
     };
     return cmocka_run_group_tests_name("regex", tests, nullptr, nullptr);
 }
