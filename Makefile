@@ -18,6 +18,8 @@ SANITIZE ?=
 CXXFLAGS += -std=c++17 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SANITIZE)
 CPPFLAGS += -I$(HTTPD_INC) -I$(APR_INC) $(HTTPD_DEFS) -Isrc
 
+# Libraries of the core: JSON, and RE2 for sanitize regexps.
+CORE_LIBS  := -ljansson -lre2
 CORE_SRC   := $(wildcard src/core/*.cpp)
 DAEMON_SRC := $(wildcard src/daemon/*.cpp)
 HTTPD_SRC  := $(wildcard src/httpd/*.cpp) mod_pvlaunch.cpp
@@ -40,7 +42,7 @@ $(BUILD)/obj/%.o: %.cpp
 
 # ap_* and apr_* symbols come from the httpd binary: no -z defs here.
 $(BUILD)/mod_pvlaunch.so: $(MOD_OBJ)
-	$(CXX) -shared $(SANITIZE) $(LDFLAGS) -o $@ $^ -ljansson -lapr-1 -laprutil-1 -lcurl
+	$(CXX) -shared $(SANITIZE) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) -lapr-1 -laprutil-1 -lcurl
 
 # The Status-Location notifier on its own, for tests/test_notifier.py.
 $(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/core/log.cpp
@@ -48,7 +50,7 @@ $(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/
 
 $(UNIT_BIN): $(CORE_OBJ) $(wildcard tests/unit/*.cpp) $(wildcard tests/unit/*.h)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ $(wildcard tests/unit/*.cpp) $(CORE_OBJ) \
-		-ljansson -lcmocka
+		$(CORE_LIBS) -lcmocka
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR)
@@ -73,7 +75,7 @@ test-plain:
 	@sh scripts/ensure-deps.sh test
 	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver $(BUILD)/web/index.html
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-		$(UNIT_BIN)
+		--suppressions=tests/unit/valgrind.supp $(UNIT_BIN)
 	$(MAKE) fuzz-brief
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
@@ -123,7 +125,7 @@ $(BUILD)/bench/ready_app: bench/ready_app.c
 
 $(BUILD)/bench/table_size: bench/table_size.cpp $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ $< $(CORE_OBJ) -ljansson
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(CORE_LIBS)
 
 # Figures against same-run baselines, written to bench/RESULTS.md.
 bench:
@@ -146,7 +148,7 @@ $(BUILD)/fuzz/obj/%.o: %.cpp
 	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.cpp $(FUZZ_CORE_OBJ)
-	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_CORE_OBJ) -ljansson
+	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_CORE_OBJ) $(CORE_LIBS)
 
 # A crash, a leak or a sanitizer report makes the fuzzer exit non-zero and
 # leaves the input in fuzz/regressions/<target>/, replayed by every test run.

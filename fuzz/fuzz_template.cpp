@@ -1,9 +1,10 @@
 // libFuzzer target: template substitution and sanitize rules. The input is
 // "<template>\0<value>[\0<pattern>]": the template is expanded with a
 // variable holding the value, and the value (what a client controls) is
-// checked against the pattern. Patterns are fuzzed too, since the regexp
-// engine must stay linear and bounded whatever the operator writes; inputs
-// without a pattern use one of a set like those in real launcher configs.
+// checked against the pattern. Patterns are fuzzed too, since their
+// translation from Python's syntax to RE2's must hold up, and matching must
+// stay linear and bounded whatever the operator writes; inputs without a
+// pattern use one of a set like those in real launcher configs.
 #include "core/config.h"
 #include "core/launch_plan.h"
 #include "core/regex.h"
@@ -48,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             __builtin_trap(); // a rejected pattern says why and matches nothing
         return 0;
     }
-    if (re->program_size() > pvl::Regex::max_program + 1)
+    if (pattern.size() > pvl::Regex::max_pattern)
         __builtin_trap();
     // A pattern of letters and digits only matches exactly itself.
     bool literal = true;
@@ -56,6 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         literal =
             literal && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
     if (literal && re->full_match(value) != (value == pattern))
+        __builtin_trap();
+    // A bare word leaves nothing to anchor it at the end.
+    if (literal && !re->python_differences().prefix_match)
         __builtin_trap();
 
     pvl::SanitizeRule rule;

@@ -217,6 +217,23 @@ bool parse_resources(Checker &c, json_t *j, LauncherConfig *cfg) {
     return true;
 }
 
+// wslink runs the same pattern with Python's re.match: tell the operator
+// where it would accept other values than mod_pvlaunch does.
+void note_python_differences(const std::string &where, const std::string &pattern,
+                             const Regex::PythonDifferences &d, LauncherConfig *cfg) {
+    std::string rule = where + ": regexp \"" + pattern + "\" ";
+    if (d.prefix_match)
+        cfg->notices.push_back(
+            rule + "is not anchored at its end: wslink (Python re.match) accepts any value that "
+                   "merely starts with a match, mod_pvlaunch requires the whole value to match "
+                   "(end the pattern with $ or \\Z to have both match whole values)");
+    if (!d.unicode_escapes.empty())
+        cfg->notices.push_back(rule + "uses " + d.unicode_escapes +
+                               ": wslink (Python) matches them against Unicode characters, "
+                               "mod_pvlaunch against ASCII only (start the pattern with (?a) to "
+                               "have both use ASCII)");
+}
+
 bool parse_sanitize(Checker &c, json_t *j, LauncherConfig *cfg) {
     if (!json_is_object(j))
         return c.fail(std::string("sanitize must be an object, not ") + type_name(j));
@@ -251,6 +268,7 @@ bool parse_sanitize(Checker &c, json_t *j, LauncherConfig *cfg) {
             std::string error;
             if (!re->compile(rule.pattern, &error))
                 return c.fail(where + " regexp \"" + rule.pattern + "\" is invalid: " + error);
+            note_python_differences(where, rule.pattern, re->python_differences(), cfg);
             rule.re = std::move(re);
         } else {
             return c.fail(where + " has an unknown type \"" + type +

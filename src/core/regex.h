@@ -1,62 +1,54 @@
-// The matcher behind `regexp` sanitize rules. Patterns come from the
-// operator's config but the values they are matched against come from
-// clients, so matching must never backtrack: a pattern is compiled to a small
-// NFA program and run as a Pike VM, which costs O(len(input) * program size)
-// whatever the pattern, with no recursion on the input.
+// The matcher behind `regexp` sanitize rules, backed by RE2. Patterns come
+// from the operator's config, written for wslink's Python `re`; the values
+// they are matched against come from clients, so the engine must never
+// backtrack: RE2 matches in time linear in the value whatever the pattern.
 //
-// Syntax, a subset on which ECMAScript and Python agree (input is bytes):
-//   literal bytes; '.' (any byte but '\n'); \d \D \w \W \s \S (ASCII);
-//   \n \t \r \f \v \xHH; a backslash before ASCII punctuation or space;
-//   [...] and [^...] with ranges, those escapes, and '-' literal first or
-//   last ("[]" and "[^]" are errors, as is an unescaped '[' inside a class,
-//   which would otherwise silently misread POSIX "[[:alpha:]]"; a UTF-8
-//   character in a class stands for each of its bytes);
-//   (...) and (?:...); '|'; * + ? {n} {n,} {n,m}, each optionally followed by
-//   '?' (laziness does not change a whole-string match); ^ and $ as
-//   assertions for the start and the end of the input.
-// Anything else (backreferences, lookaround, named groups, inline flags,
-// \b, possessive quantifiers, a '{' that does not start a quantifier) is an
-// error rather than a guess at what the pattern meant.
+// compile() takes Python syntax. The few Python spellings RE2 lacks are
+// rewritten to RE2's (see regex.cpp); constructs that need backtracking
+// (backreferences, lookaround, conditionals) and the few that RE2 cannot
+// express are errors, never guesses. Values are UTF-8 text, as in Python.
 #pragma once
-#include <array>
-#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace pvl {
 
 class Regex {
   public:
-    static constexpr size_t max_pattern = 1000;  // bytes
-    static constexpr int max_repeat = 1000;      // n and m in {n,m}
-    static constexpr size_t max_program = 20000; // instructions once repeats are expanded
-    static constexpr int max_depth = 100;        // nested groups
+    static constexpr size_t max_pattern = 1000; // bytes
 
-    // Returns false and sets *error (naming the 0-based byte offset) on a
-    // pattern outside the syntax or the limits above; the Regex then
-    // matches nothing.
+    // What wslink, which runs the same pattern with Python's re.match,
+    // would accept differently; filled by compile().
+    struct PythonDifferences {
+        // Not anchored at its end: re.match accepts any value that merely
+        // starts with a match, full_match wants the whole value.
+        bool prefix_match = false;
+        // The escapes used among \d \w \s \b and their negations, e.g.
+        // "\w \d": Unicode in Python, ASCII here. Empty if none, or if the
+        // pattern sets Python's ASCII flag (?a).
+        std::string unicode_escapes;
+    };
+
+    Regex();
+    ~Regex();
+
+    // Returns false and sets *error on a pattern that is invalid, too large,
+    // or needs backtracking; the Regex then matches nothing.
     bool compile(const std::string &pattern, std::string *error);
 
-    // True when the whole of `s` matches, like std::regex_match.
+    // True when the whole of `s` matches.
     bool full_match(std::string_view s) const;
 
-    // Instructions in the compiled program, for tests of the limits.
-    size_t program_size() const { return prog_.size(); }
+    const PythonDifferences &python_differences() const { return differences_; }
 
   private:
-    enum class Op : uint8_t { byte, set, split, jmp, assert_begin, assert_end, match };
-    struct Inst {
-        Op op;
-        uint8_t byte; // Op::byte
-        uint32_t x;   // Op::set: index in sets_; Op::jmp and Op::split: target
-        uint32_t y;   // Op::split: second target
-    };
-    using ByteSet = std::array<uint64_t, 4>;
-    class Compiler;
-
-    std::vector<Inst> prog_;
-    std::vector<ByteSet> sets_;
+    std::unique_ptr<re2::RE2> re_;
+    PythonDifferences differences_;
 };
 
 } // namespace pvl

@@ -114,3 +114,43 @@ def test_directive_arguments_are_checked(event_server):
     a = event_server(start=False, extra_conf="PVLaunchStopTimeout soon")
     r = a.configtest()
     assert r.returncode != 0 and "PVLaunchStopTimeout takes a number" in r.stderr
+
+
+def python_sanitize(cfg, tmp):
+    """wslink-style sanitize rules in Python's syntax, as existing sites have them."""
+    cfg["apps"]["demo"]["cmd"] += ["--tag", "${user}/${name}"]
+    cfg["configuration"]["sanitize"] = {
+        "user": {"type": "regexp", "regexp": "(?i)^[a-z]+\\Z"},
+        "name": {"type": "regexp", "regexp": "(?P<name>\\w+)"},
+    }
+
+
+def test_python_regexps_load_with_notices_and_sanitize(event_server):
+    a = event_server(mutate=python_sanitize, start=False)
+    r = a.configtest()
+    assert r.returncode == 0 and "Syntax OK" in r.stderr, r.stderr
+    # "user" is whole-value and ASCII in wslink too: no notice for it
+    assert 'sanitize rule "user"' not in r.stderr
+    # Apache's log doubles each backslash
+    console = r.stderr.replace("\\\\", "\\")
+    assert ('sanitize rule "name": regexp "(?P<name>\\w+)" is not anchored at its end: '
+            "wslink (Python re.match) accepts any value that merely starts with a match, "
+            "mod_pvlaunch requires the whole value to match") in console, console
+    assert ('sanitize rule "name": regexp "(?P<name>\\w+)" uses \\w: wslink (Python) matches '
+            "them against Unicode characters, mod_pvlaunch against ASCII only") in console
+
+    a.start()
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo", "user": "Alice",
+                                                  "name": "bob_2"})
+    assert status == 200, obj
+    with open(os.path.join(a.tmp, "logs", obj["id"] + ".log")) as f:
+        assert '"Alice/bob_2"' in f.read()
+    # Refused: a digit for (?i)^[a-z]+\Z, and a value that only starts with a
+    # match (which wslink's re.match would let through).
+    for user, name in (("alice1", "bob"), ("alice", "bob; rm -rf /")):
+        status, err, hdrs = a.json("POST", "/paraview", {"application": "demo", "user": user,
+                                                         "name": name})
+        assert status == 400, err
+        assert hdrs["Content-Type"] == "application/json"
+        assert "sanitize rule" in err["error"]
+    assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 // Last: cmocka defines fail() and friends, which clash with <ios>.
 #include "unit.h"
@@ -525,14 +526,80 @@ void error_bad_sanitize(void **) {
     assert_contains(e, "default");
 }
 
+// A wslink config whose sanitize object is `rules` (JSON text).
+std::string with_sanitize(const std::string &rules) {
+    return wslink(url + ", \"sanitize\": {" + rules + "}", res_ok, app_ok);
+}
+
 void error_invalid_regexp(void **) {
-    std::string e = parse_error(wslink(
-        url + ", \"sanitize\": {\"f\": {\"type\": \"regexp\", \"regexp\": \"[a-z\"}}", res_ok, app_ok));
+    std::string e = parse_error(with_sanitize(R"("f": {"type": "regexp", "regexp": "[a-z"})"));
+    assert_contains(e, "sanitize rule \"f\" regexp \"[a-z\" is invalid");
+    assert_contains(e, "missing ]");
+    e = parse_error(with_sanitize(R"("f": {"type": "regexp", "regexp": "(ab"})"));
     assert_contains(e, "invalid");
-    assert_contains(e, "[a-z");
-    e = parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"regexp\", \"regexp\": \"(ab\"}}",
-                           res_ok, app_ok));
-    assert_contains(e, "invalid");
+    // What needs backtracking fails the load with the rule named and the reason.
+    e = parse_error(with_sanitize(R"("name": {"type": "regexp", "regexp": "^(\\w)\\1$"})"));
+    assert_contains(e, "sanitize rule \"name\"");
+    assert_contains(e, "backreference \\1");
+    assert_contains(e, "needs a backtracking engine");
+    e = parse_error(with_sanitize(R"("file": {"type": "regexp", "regexp": "(?!\\.).*"})"));
+    assert_contains(e, "sanitize rule \"file\"");
+    assert_contains(e, "lookahead (?!");
+    assert_contains(e, "linear time");
+}
+
+// Notices starting with the rule's name, for rule `key`.
+std::vector<std::string> rule_notices(const LauncherConfig &cfg, const std::string &key) {
+    std::vector<std::string> out;
+    for (const auto &n : cfg.notices)
+        if (n.rfind("sanitize rule \"" + key + "\": ", 0) == 0)
+            out.push_back(n);
+    return out;
+}
+
+void python_regexps_load_with_notices(void **) {
+    LauncherConfig cfg;
+    std::string error;
+    std::string text = with_sanitize(R"(
+        "whole": {"type": "regexp", "regexp": "^[a-z]+$"},
+        "python": {"type": "regexp", "regexp": "(?i)^[a-z]+\\Z"},
+        "prefix": {"type": "regexp", "regexp": "[a-z]+"},
+        "either": {"type": "regexp", "regexp": "^a$|^b$"},
+        "named": {"type": "regexp", "regexp": "(?P<name>\\w+)$"},
+        "both": {"type": "regexp", "regexp": "\\d+"},
+        "ascii": {"type": "regexp", "regexp": "(?a)\\bx\\s\\d$"},
+        "list": {"type": "inList", "list": ["a"]})");
+    if (!parse(text, &cfg, &error))
+        fail_msg("%s", error.c_str());
+    assert_true(cfg.sanitize.at("python").re->full_match("AbC"));
+    assert_false(cfg.sanitize.at("python").re->full_match("AbC1"));
+    assert_true(cfg.sanitize.at("named").re->full_match("alice"));
+
+    for (const char *quiet : {"whole", "python", "ascii", "list"})
+        if (!rule_notices(cfg, quiet).empty())
+            fail_msg("rule %s: unexpected notice %s", quiet, rule_notices(cfg, quiet)[0].c_str());
+
+    auto prefix = rule_notices(cfg, "prefix");
+    assert_int_equal(prefix.size(), 1);
+    assert_str_eq(prefix[0],
+                  "sanitize rule \"prefix\": regexp \"[a-z]+\" is not anchored at its end: wslink "
+                  "(Python re.match) accepts any value that merely starts with a match, "
+                  "mod_pvlaunch requires the whole value to match (end the pattern with $ or \\Z "
+                  "to have both match whole values)");
+    assert_int_equal(rule_notices(cfg, "either").size(), 1);
+    assert_contains(rule_notices(cfg, "either")[0], "not anchored");
+
+    auto named = rule_notices(cfg, "named");
+    assert_int_equal(named.size(), 1);
+    assert_str_eq(named[0], "sanitize rule \"named\": regexp \"(?P<name>\\w+)$\" uses \\w: wslink "
+                            "(Python) matches them against Unicode characters, mod_pvlaunch "
+                            "against ASCII only (start the pattern with (?a) to have both use "
+                            "ASCII)");
+
+    auto both = rule_notices(cfg, "both");
+    assert_int_equal(both.size(), 2);
+    assert_contains(both[0], "not anchored");
+    assert_contains(both[1], "uses \\d:");
 }
 
 void error_timeout_not_positive(void **) {
@@ -664,6 +731,7 @@ int run_config_tests(void) {
         cmocka_unit_test(error_bad_host_name),
         cmocka_unit_test(error_bad_sanitize),
         cmocka_unit_test(error_invalid_regexp),
+        cmocka_unit_test(python_regexps_load_with_notices),
         cmocka_unit_test(error_timeout_not_positive),
         cmocka_unit_test(error_max_session),
         cmocka_unit_test(error_both_apps_and_applications),
