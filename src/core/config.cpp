@@ -223,12 +223,12 @@ void note_python_differences(const std::string &where, const std::string &patter
                              const Regex::PythonDifferences &d, LauncherConfig *cfg) {
     std::string rule = where + ": regexp \"" + pattern + "\" ";
     if (d.prefix_match)
-        cfg->notices.push_back(
+        cfg->warnings.push_back(
             rule + "is not anchored at its end: wslink (Python re.match) accepts any value that "
                    "merely starts with a match, mod_pvlaunch requires the whole value to match "
                    "(end the pattern with $ or \\Z to have both match whole values)");
     if (!d.unicode_escapes.empty())
-        cfg->notices.push_back(rule + "uses " + d.unicode_escapes +
+        cfg->warnings.push_back(rule + "uses " + d.unicode_escapes +
                                ": wslink (Python) matches them against Unicode characters, "
                                "mod_pvlaunch against ASCII only (start the pattern with (?a) to "
                                "have both use ASCII)");
@@ -279,6 +279,14 @@ bool parse_sanitize(Checker &c, json_t *j, LauncherConfig *cfg) {
             if (!json_scalar_text(d, &rule.default_value))
                 return c.fail(where + " default must be a string, not " + type_name(d));
             rule.has_default = true;
+        }
+        const char *k;
+        json_t *kv;
+        json_object_foreach(v, k, kv) {
+            const std::string ks(k);
+            if (ks != "type" && ks != "list" && ks != "regexp" && ks != "default")
+                cfg->warnings.push_back(where + " has an unknown key \"" + ks +
+                                        "\" (known: type, list, regexp, default); ignored");
         }
         cfg->sanitize.emplace(key, std::move(rule));
     }

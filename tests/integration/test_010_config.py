@@ -125,8 +125,8 @@ def python_sanitize(cfg, tmp):
     }
 
 
-def test_python_regexps_load_with_notices_and_sanitize(event_server):
-    a = event_server(mutate=python_sanitize, start=False)
+def test_python_regexps_load_with_warnings_and_sanitize(event_server):
+    a = event_server(mutate=python_sanitize, start=False, allowed_log=["PVL00302"])
     r = a.configtest()
     assert r.returncode == 0 and "Syntax OK" in r.stderr, r.stderr
     # "user" is whole-value and ASCII in wslink too: no notice for it
@@ -140,6 +140,10 @@ def test_python_regexps_load_with_notices_and_sanitize(event_server):
             "them against Unicode characters, mod_pvlaunch against ASCII only") in console
 
     a.start()
+    # numbered warnings in the error log too
+    warned = [x for x in a.read_log().splitlines() if 'sanitize rule "name"' in x]
+    assert len(warned) == 2 and all("[pvlaunch:warn]" in x and "PVL00302" in x
+                                    for x in warned), warned
     status, obj, _ = a.json("POST", "/paraview", {"application": "demo", "user": "Alice",
                                                   "name": "bob_2"})
     assert status == 200, obj

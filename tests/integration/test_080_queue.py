@@ -203,7 +203,7 @@ def test_form_interface(event_server):
     def sanitize(cfg, tmp):
         cfg["apps"]["demo"]["cmd"] = cfg["apps"]["demo"]["cmd"] + ["--tag", "${user}"]
         cfg["configuration"]["sanitize"] = {
-            "user": {"type": "regexp", "regexp": "[a-z]{1,8}", "default": "nobody"}}
+            "user": {"type": "regexp", "regexp": "^[a-z]{1,8}$", "default": "nobody"}}
     a = event_server(mutate=sanitize, count=4)
     boundary = "XyZ123"
     body = ("--%s\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nann\r\n"

@@ -548,16 +548,16 @@ void error_invalid_regexp(void **) {
     assert_contains(e, "linear time");
 }
 
-// Notices starting with the rule's name, for rule `key`.
-std::vector<std::string> rule_notices(const LauncherConfig &cfg, const std::string &key) {
+// Warnings starting with the rule's name, for rule `key`.
+std::vector<std::string> rule_warnings(const LauncherConfig &cfg, const std::string &key) {
     std::vector<std::string> out;
-    for (const auto &n : cfg.notices)
+    for (const auto &n : cfg.warnings)
         if (n.rfind("sanitize rule \"" + key + "\": ", 0) == 0)
             out.push_back(n);
     return out;
 }
 
-void python_regexps_load_with_notices(void **) {
+void python_regexps_load_with_warnings(void **) {
     LauncherConfig cfg;
     std::string error;
     std::string text = with_sanitize(R"(
@@ -568,7 +568,8 @@ void python_regexps_load_with_notices(void **) {
         "named": {"type": "regexp", "regexp": "(?P<name>\\w+)$"},
         "both": {"type": "regexp", "regexp": "\\d+"},
         "ascii": {"type": "regexp", "regexp": "(?a)\\bx\\s\\d$"},
-        "list": {"type": "inList", "list": ["a"]})");
+        "list": {"type": "inList", "list": ["a"]},
+        "noted": {"type": "inList", "list": ["a"], "comment": "x"})");
     if (!parse(text, &cfg, &error))
         fail_msg("%s", error.c_str());
     assert_true(cfg.sanitize.at("python").re->full_match("AbC"));
@@ -576,27 +577,31 @@ void python_regexps_load_with_notices(void **) {
     assert_true(cfg.sanitize.at("named").re->full_match("alice"));
 
     for (const char *quiet : {"whole", "python", "ascii", "list"})
-        if (!rule_notices(cfg, quiet).empty())
-            fail_msg("rule %s: unexpected notice %s", quiet, rule_notices(cfg, quiet)[0].c_str());
+        if (!rule_warnings(cfg, quiet).empty())
+            fail_msg("rule %s: unexpected warning %s", quiet, rule_warnings(cfg, quiet)[0].c_str());
 
-    auto prefix = rule_notices(cfg, "prefix");
+    auto prefix = rule_warnings(cfg, "prefix");
     assert_int_equal(prefix.size(), 1);
     assert_str_eq(prefix[0],
                   "sanitize rule \"prefix\": regexp \"[a-z]+\" is not anchored at its end: wslink "
                   "(Python re.match) accepts any value that merely starts with a match, "
                   "mod_pvlaunch requires the whole value to match (end the pattern with $ or \\Z "
                   "to have both match whole values)");
-    assert_int_equal(rule_notices(cfg, "either").size(), 1);
-    assert_contains(rule_notices(cfg, "either")[0], "not anchored");
+    assert_int_equal(rule_warnings(cfg, "either").size(), 1);
+    assert_contains(rule_warnings(cfg, "either")[0], "not anchored");
 
-    auto named = rule_notices(cfg, "named");
+    auto named = rule_warnings(cfg, "named");
     assert_int_equal(named.size(), 1);
     assert_str_eq(named[0], "sanitize rule \"named\": regexp \"(?P<name>\\w+)$\" uses \\w: wslink "
                             "(Python) matches them against Unicode characters, mod_pvlaunch "
                             "against ASCII only (start the pattern with (?a) to have both use "
                             "ASCII)");
 
-    auto both = rule_notices(cfg, "both");
+    // Unknown keys in a rule are ignored, with a warning.
+    assert_true(has_warning(cfg, "sanitize rule \"noted\" has an unknown key \"comment\""));
+    assert_int_equal(cfg.sanitize.at("noted").list.size(), 1);
+
+    auto both = rule_warnings(cfg, "both");
     assert_int_equal(both.size(), 2);
     assert_contains(both[0], "not anchored");
     assert_contains(both[1], "uses \\d:");
@@ -731,7 +736,7 @@ int run_config_tests(void) {
         cmocka_unit_test(error_bad_host_name),
         cmocka_unit_test(error_bad_sanitize),
         cmocka_unit_test(error_invalid_regexp),
-        cmocka_unit_test(python_regexps_load_with_notices),
+        cmocka_unit_test(python_regexps_load_with_warnings),
         cmocka_unit_test(error_timeout_not_positive),
         cmocka_unit_test(error_max_session),
         cmocka_unit_test(error_both_apps_and_applications),
