@@ -107,11 +107,19 @@ void assert_valid(const std::string &text) {
         fail_msg("config rejected: %s\n%s", error.c_str(), text.c_str());
 }
 
-bool has_notice(const LauncherConfig &cfg, const std::string &word) {
-    for (const auto &n : cfg.notices)
-        if (n.find(word) != std::string::npos)
+bool mentions(const std::vector<std::string> &messages, const std::string &text) {
+    for (const auto &m : messages)
+        if (m.find(text) != std::string::npos)
             return true;
     return false;
+}
+
+bool has_notice(const LauncherConfig &cfg, const std::string &text) {
+    return mentions(cfg.notices, text);
+}
+
+bool has_warning(const LauncherConfig &cfg, const std::string &text) {
+    return mentions(cfg.warnings, text);
 }
 
 void wslink_vocabulary(void **) {
@@ -368,13 +376,6 @@ void standalone_keys_give_notices(void **) {
     if (!parse(wslink(url, res_ok, app_ok), &plain, &error))
         fail_msg("%s", error.c_str());
     assert_true(plain.notices.empty());
-}
-
-bool has_warning(const LauncherConfig &cfg, const std::string &needle) {
-    for (const auto &w : cfg.warnings)
-        if (w.find(needle) != std::string::npos)
-            return true;
-    return false;
 }
 
 void unknown_keys_at_any_level_give_warnings(void **) {
