@@ -29,7 +29,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/unit/test_*.cpp)
 UNIT_BIN   := $(BUILD)/unit_tests
 
 .PHONY: all deps install test test-plain test-asan unit integration run bench fuzz fuzz-brief \
-	soak clean format
+	soak clean format format-check
 
 all: deps $(BUILD)/mod_pvlaunch.so
 
@@ -73,6 +73,7 @@ test: test-plain test-asan
 
 test-plain:
 	@sh scripts/ensure-deps.sh test
+	$(MAKE) format-check
 	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver $(BUILD)/web/index.html
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--suppressions=tests/unit/valgrind.supp $(UNIT_BIN)
@@ -179,8 +180,16 @@ fuzz-brief:
 
 .SECONDARY: $(FUZZ_CORE_OBJ)
 
+# Every C and C++ file git tracks (outside web/), in the style of .clang-format.
+FORMAT_SRC = $(shell git ls-files '*.c' '*.cpp' '*.h' 2>/dev/null | grep -v '^web/')
+
 format:
-	clang-format -i $(CORE_SRC) $(DAEMON_SRC) $(HTTPD_SRC) src/*/*.h
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@test -n "$(FORMAT_SRC)" || { echo "format-check: no git checkout, nothing to check"; exit 0; }; \
+	clang-format --dry-run -Werror $(FORMAT_SRC) && \
+		echo "format: $(words $(FORMAT_SRC)) files as .clang-format says"
 
 clean:
 	rm -rf $(BUILD)

@@ -68,8 +68,7 @@ const char *set_config(cmd_parms *cmd, void *, const char *arg) {
     if (!load_launcher_config(path, cfg.get(), &error))
         return apr_pstrcat(cmd->pool, "PVLaunchConfig: ", error.c_str(), nullptr);
     for (const auto &n : cfg->notices)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, cmd->server, "PVL00301: %s: %s", path,
-                     n.c_str());
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, cmd->server, "PVL00301: %s: %s", path, n.c_str());
     for (const auto &w : cfg->warnings)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, "PVL00302: %s: %s", path,
                      w.c_str());
@@ -178,8 +177,8 @@ const char *pass_env(cmd_parms *cmd, void *, const char *name) {
         return nullptr;
     }
     auto &env = globals().pass_env;
-    auto same = std::find_if(env.begin(), env.end(),
-                             [name](const auto &kv) { return kv.first == name; });
+    auto same =
+        std::find_if(env.begin(), env.end(), [name](const auto &kv) { return kv.first == name; });
     if (same != env.end())
         same->second = value;
     else
@@ -197,8 +196,9 @@ using any_fn = void (*)();
 
 // One table for every directive: name, handler, how many arguments, where
 // it may appear, and its help text.
-#define PVL_DIRECTIVE(kind, name, fn, where, help)                                                \
-    AP_INIT_##kind(name, reinterpret_cast<cmd_fn>(reinterpret_cast<any_fn>(fn)), nullptr, where, help)
+#define PVL_DIRECTIVE(kind, name, fn, where, help)                                                 \
+    AP_INIT_##kind(name, reinterpret_cast<cmd_fn>(reinterpret_cast<any_fn>(fn)), nullptr, where,   \
+                   help)
 
 const command_rec directives[] = {
     PVL_DIRECTIVE(TAKE1, "PVLaunchConfig", set_config, RSRC_CONF,
@@ -230,8 +230,7 @@ const command_rec directives[] = {
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
 
 void httpd_log_sink(LogLevel level, const char *msgno, const std::string &text) {
-    static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_NOTICE, APLOG_INFO,
-                                 APLOG_DEBUG};
+    static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_NOTICE, APLOG_INFO, APLOG_DEBUG};
     ap_log_error(APLOG_MARK, levels[static_cast<int>(level)], 0, nullptr, "%s: %s", msgno,
                  text.c_str());
 }
@@ -366,7 +365,9 @@ int handler(request_rec *r) noexcept {
     }
 }
 
-void child_init(apr_pool_t *, server_rec *) noexcept { protect_shared_table(); }
+void child_init(apr_pool_t *, server_rec *) noexcept {
+    protect_shared_table();
+}
 
 int status_hook(request_rec *r, int flags) noexcept {
     try {
@@ -389,13 +390,13 @@ void register_hooks(apr_pool_t *) {
 } // namespace pvl
 
 extern "C" {
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA pvlaunch_module = {
-    STANDARD20_MODULE_STUFF,
-    nullptr,
-    nullptr,
-    pvl::create_server_conf,
-    pvl::merge_server_conf,
-    pvl::directives,
-    pvl::register_hooks,
-    AP_MODULE_FLAG_NONE};
+__attribute__((visibility("default")))
+module AP_MODULE_DECLARE_DATA pvlaunch_module = {STANDARD20_MODULE_STUFF,
+                                                 nullptr,
+                                                 nullptr,
+                                                 pvl::create_server_conf,
+                                                 pvl::merge_server_conf,
+                                                 pvl::directives,
+                                                 pvl::register_hooks,
+                                                 AP_MODULE_FLAG_NONE};
 }

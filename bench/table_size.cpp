@@ -9,6 +9,6 @@ int main(int argc, char **argv) {
     if (argc != 2)
         return 2;
     std::printf("%zu\n", pvl::SharedTable::bytes_needed(static_cast<uint32_t>(std::atoi(argv[1])),
-                                                         pvl::SharedTable::default_body_size));
+                                                        pvl::SharedTable::default_body_size));
     return 0;
 }

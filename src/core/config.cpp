@@ -54,8 +54,8 @@ bool get_string(Checker &c, json_t *j, const std::string &where, std::string *ou
 }
 
 // A string or a list of strings (wait_line accepts both).
-bool get_string_list(Checker &c, json_t *j, const std::string &where,
-                     std::vector<std::string> *out, bool allow_single) {
+bool get_string_list(Checker &c, json_t *j, const std::string &where, std::vector<std::string> *out,
+                     bool allow_single) {
     out->clear();
     if (allow_single && json_is_string(j)) {
         out->emplace_back(json_string_value(j), json_string_length(j));
@@ -126,8 +126,8 @@ bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
                 if (!get_string(c, ev, where + " env." + ek, &val))
                     return false;
                 if (!*ek || std::strchr(ek, '='))
-                    return c.fail(where + " env has an invalid variable name \"" +
-                                  std::string(ek) + "\"");
+                    return c.fail(where + " env has an invalid variable name \"" + std::string(ek) +
+                                  "\"");
                 app->env.emplace_back(ek, val);
             }
         } else {
@@ -229,9 +229,9 @@ void note_python_differences(const std::string &where, const std::string &patter
                    "(end the pattern with $ or \\Z to have both match whole values)");
     if (!d.unicode_escapes.empty())
         cfg->warnings.push_back(rule + "uses " + d.unicode_escapes +
-                               ": wslink (Python) matches them against Unicode characters, "
-                               "mod_pvlaunch against ASCII only (start the pattern with (?a) to "
-                               "have both use ASCII)");
+                                ": wslink (Python) matches them against Unicode characters, "
+                                "mod_pvlaunch against ASCII only (start the pattern with (?a) to "
+                                "have both use ASCII)");
 }
 
 bool parse_sanitize(Checker &c, json_t *j, LauncherConfig *cfg) {
@@ -456,8 +456,7 @@ bool parse_launcher_config(const std::string &text, const std::string &file, Lau
         } else if (k == "timeout") {
             set_timeout(c, v, &cfg);
         } else if (k == "max_session") {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                json_integer_value(v) > 1000000)
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
                 c.fail("max_session must be a non-negative integer");
             else
                 cfg.max_session = static_cast<int>(json_integer_value(v));

@@ -19,7 +19,9 @@ std::string random_id();
 // What an id in a URL or map lookup may look like before it touches
 // anything: 1 to 64 of [A-Za-z0-9_-].
 bool valid_session_id(const char *s, size_t len);
-inline bool valid_session_id(const std::string &s) { return valid_session_id(s.data(), s.size()); }
+inline bool valid_session_id(const std::string &s) {
+    return valid_session_id(s.data(), s.size());
+}
 
 // The form ids are stored and looked up in: ASCII lower case, so that an id
 // is found whatever case a client turned it into. A valid id stays valid.

@@ -13,7 +13,9 @@ struct JsonDecref {
 using JsonPtr = std::unique_ptr<json_t, JsonDecref>;
 
 // Takes a new reference.
-inline JsonPtr json_ref(json_t *j) { return JsonPtr(json_incref(j)); }
+inline JsonPtr json_ref(json_t *j) {
+    return JsonPtr(json_incref(j));
+}
 
 // Serialises compactly; returns "" for NULL.
 std::string json_to_string(const json_t *j);

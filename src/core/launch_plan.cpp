@@ -18,8 +18,7 @@ JsonPtr parse_payload(const char *data, size_t len, LaunchError *err) {
     }
     if (!json_is_object(j.get())) {
         err->status = 400;
-        err->message =
-            "request body must be a JSON object, such as {\"application\": \"<name>\"}";
+        err->message = "request body must be a JSON object, such as {\"application\": \"<name>\"}";
         return nullptr;
     }
     return j;
@@ -64,8 +63,9 @@ bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::strin
         return true;
     }
     err->status = 400;
-    err->message = "value of \"" + key +
-                   "\" is not allowed by the launcher's sanitize rule for it; send an allowed value";
+    err->message =
+        "value of \"" + key +
+        "\" is not allowed by the launcher's sanitize rule for it; send an allowed value";
     return false;
 }
 

@@ -15,7 +15,9 @@ LogSink current_sink = stderr_sink;
 
 } // namespace
 
-void log_set_sink(LogSink sink) { current_sink = sink ? sink : stderr_sink; }
+void log_set_sink(LogSink sink) {
+    current_sink = sink ? sink : stderr_sink;
+}
 
 void log(LogLevel level, const char *msgno, const std::string &text) {
     current_sink(level, msgno, text);

@@ -32,9 +32,13 @@ constexpr uint32_t version = 2;
 constexpr uint32_t not_stored = UINT32_MAX;
 constexpr int max_read_attempts = 1000;
 
-size_t align64(size_t n) { return (n + 63) & ~static_cast<size_t>(63); }
+size_t align64(size_t n) {
+    return (n + 63) & ~static_cast<size_t>(63);
+}
 
-uint32_t capacity_for(uint32_t ports) { return ports + ports / 2 + 16; }
+uint32_t capacity_for(uint32_t ports) {
+    return ports + ports / 2 + 16;
+}
 
 } // namespace
 
@@ -106,7 +110,9 @@ void SharedTable::begin_write() {
     std::atomic_thread_fence(std::memory_order_release);
 }
 
-void SharedTable::end_write() { header_->seq.fetch_add(1, std::memory_order_release); }
+void SharedTable::end_write() {
+    header_->seq.fetch_add(1, std::memory_order_release);
+}
 
 bool SharedTable::put(const std::string &id, int launcher, const std::string &route,
                       uint32_t port_index, const std::string &body, bool store_body) {
@@ -172,7 +178,9 @@ std::vector<std::string> SharedTable::ids() const {
     return out;
 }
 
-uint32_t SharedTable::size() const { return header_ ? header_->count : 0; }
+uint32_t SharedTable::size() const {
+    return header_ ? header_->count : 0;
+}
 
 template <class F>
 SharedTable::Lookup SharedTable::read(const char *id, size_t len, F &&copy) const {

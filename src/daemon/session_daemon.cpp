@@ -20,12 +20,12 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <netdb.h>
 #include <map>
-#include <set>
 #include <memory>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <set>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -140,7 +140,7 @@ struct Proc {
     int creator = -1; // connection waiting for the launch
     std::vector<int> delete_waiters;
     unsigned long long start_time = 0; // with the pid, names the process for good
-    int pidfd = -1; // adopted apps are not our children: their exit shows here
+    int pidfd = -1;                    // adopted apps are not our children: their exit shows here
     // How its launch ends if it is stopped: canceled (DELETE, a client that
     // went away) or failed (not ready in time).
     LaunchState end_as = LaunchState::canceled;
@@ -292,7 +292,7 @@ class SessionDaemon {
     std::map<std::string, Proc> procs_;
     std::map<int, Conn> conns_;
     std::map<std::string, std::vector<int>> watchers_; // launch id -> streaming conns
-    std::map<int, std::string> watches_; // inotify wd -> session id
+    std::map<int, std::string> watches_;               // inotify wd -> session id
     apr_pool_t *pool_ = nullptr;
     int sfd_ = -1;
     int ifd_ = -1;
@@ -503,8 +503,9 @@ void SessionDaemon::op_get(int fd, int launcher, const std::string &id) {
     }
     Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
     if (!s || s->launcher != launcher || s->state != SessionState::ready) {
-        respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?") +
-                                    " (it has ended, or the id is wrong)"));
+        respond(fd, 404,
+                error_body("no session with id " + (valid_session_id(id) ? id : "?") +
+                           " (it has ended, or the id is wrong)"));
         return;
     }
     respond(fd, 200, s->response);
@@ -531,12 +532,13 @@ void SessionDaemon::op_delete(int fd, int launcher, const std::string &id) {
     Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
     // A tracked launch can be stopped while it starts; a ParaViewWeb
     // session only once it is ready (its id is unknown before).
-    const bool stoppable = s && s->launcher == launcher &&
-                           (s->state == SessionState::ready ||
-                            (s->state != SessionState::ready && l && l->tracked));
+    const bool stoppable =
+        s && s->launcher == launcher &&
+        (s->state == SessionState::ready || (s->state != SessionState::ready && l && l->tracked));
     if (!stoppable) {
-        respond(fd, 404, error_body("no session with id " + (valid_session_id(id) ? id : "?") +
-                                    " (it has ended, or the id is wrong)"));
+        respond(fd, 404,
+                error_body("no session with id " + (valid_session_id(id) ? id : "?") +
+                           " (it has ended, or the id is wrong)"));
         return;
     }
     Proc &p = procs_[s->id];
@@ -565,8 +567,7 @@ void SessionDaemon::op_list(int fd, int launcher) {
             continue;
         auto lit = launches_.find(id);
         if (lit != launches_.end()) {
-            running.emplace_back(lit->second.request_number,
-                                 launch_summary_json(lit->second, 0));
+            running.emplace_back(lit->second.request_number, launch_summary_json(lit->second, 0));
             json_object_set_new(running.back().second.get(), "hostPort",
                                 json_string(s->host_port().c_str()));
             continue;
@@ -604,8 +605,9 @@ void SessionDaemon::op_list(int fd, int launcher) {
 void SessionDaemon::op_logtail(int fd, int launcher, const std::string &id) {
     Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
     if (!s || s->launcher != launcher) {
-        respond(fd, 404, error_body("no running session with id " +
-                                    (valid_session_id(id) ? id : std::string("?"))));
+        respond(fd, 404,
+                error_body("no running session with id " +
+                           (valid_session_id(id) ? id : std::string("?"))));
         return;
     }
     std::string tail = log_tail(procs_[id].log_path);
@@ -728,11 +730,10 @@ void SessionDaemon::op_stats(int fd) {
     JsonPtr j(json_pack(
         "{s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:O, s:o, s:o, s:f}", "sessions", "starting",
         starting, "ready", ready, "stopping", stopping, "waiting",
-        static_cast<json_int_t>(waiting_.size()), "ports_free",
-        static_cast<json_int_t>(free_ports), "ports_total", static_cast<json_int_t>(ports),
-        "started", static_cast<json_int_t>(started_), "outcomes", outcomes.get(),
-        "launch_duration_seconds", launch_duration_.to_json().release(), "queue_wait_seconds",
-        queue_wait_.to_json().release(), "uptime_seconds",
+        static_cast<json_int_t>(waiting_.size()), "ports_free", static_cast<json_int_t>(free_ports),
+        "ports_total", static_cast<json_int_t>(ports), "started", static_cast<json_int_t>(started_),
+        "outcomes", outcomes.get(), "launch_duration_seconds", launch_duration_.to_json().release(),
+        "queue_wait_seconds", queue_wait_.to_json().release(), "uptime_seconds",
         std::chrono::duration<double>(Clock::now() - born_).count()));
     respond(fd, 200, json_to_string(j.get()));
 }
@@ -762,8 +763,7 @@ void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
                            (valid_session_id(unknown) ? unknown : std::string("?"))));
         return;
     }
-    log(LogLevel::info, "PVL00037",
-        std::to_string(ids.size()) + " queued launch(es) moved " + dir);
+    log(LogLevel::info, "PVL00037", std::to_string(ids.size()) + " queued launch(es) moved " + dir);
     emit_positions(launcher);
     op_list(fd, launcher);
 }
@@ -856,14 +856,14 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
         launches_.erase(id);
         ++outcomes_["rejected"];
         if (qo.max_length > 0)
-            respond(fd, 503, error_body("the launch queue is full (" +
-                                        std::to_string(qo.max_length) +
-                                        " waiting); try again later"));
+            respond(fd, 503,
+                    error_body("the launch queue is full (" + std::to_string(qo.max_length) +
+                               " waiting); try again later"));
         else if (cfg.max_session > 0 &&
                  table_.count(launcher) >= static_cast<size_t>(cfg.max_session))
-            respond(fd, 503, error_body("the maximum number of sessions (" +
-                                        std::to_string(cfg.max_session) +
-                                        ") is reached; try again later"));
+            respond(fd, 503,
+                    error_body("the maximum number of sessions (" +
+                               std::to_string(cfg.max_session) + ") is reached; try again later"));
         else
             respond(fd, 503, error_body("all resources are taken; try again later"));
         return;
@@ -922,12 +922,13 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
         log(LogLevel::warning, "PVL00066",
             "launch " + l.id + " (" + l.service + "): \"" + name +
                 "\" is neither in the request nor a property of the launcher config; "
-                "${" + name + "} is left as written");
+                "${" +
+                name + "} is left as written");
 
     Proc p;
     p.log_path = cfg.log_dir + "/" + vars.id + ".log";
-    int out_fd = open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                      0640);
+    int out_fd =
+        open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (out_fd < 0) {
         pool.release(vars.host, vars.port);
         std::string why = "cannot open the session log " + p.log_path + ": " + strerror(errno);
@@ -1405,7 +1406,8 @@ void SessionDaemon::check_limits(Clock::time_point now) {
         char secs[32];
         std::string why;
         if (opts_.max_lifetime > 0 &&
-            now - p.started >= std::chrono::milliseconds(static_cast<long>(opts_.max_lifetime * 1000))) {
+            now - p.started >=
+                std::chrono::milliseconds(static_cast<long>(opts_.max_lifetime * 1000))) {
             std::snprintf(secs, sizeof secs, "%g", opts_.max_lifetime);
             why = std::string("reached the maximum lifetime of ") + secs + " s";
         } else if (scan && s->state == SessionState::ready) {
@@ -1419,8 +1421,8 @@ void SessionDaemon::check_limits(Clock::time_point now) {
         }
         if (why.empty())
             continue;
-        log(LogLevel::notice, "PVL00025", "session " + id + " (" + s->application + ") " + why +
-                                              "; stopping it");
+        log(LogLevel::notice, "PVL00025",
+            "session " + id + " (" + s->application + ") " + why + "; stopping it");
         if (p.creator >= 0) {
             int fd = p.creator;
             p.creator = -1;
@@ -1496,9 +1498,9 @@ void SessionDaemon::handle_timers() {
             if (p.creator >= 0) {
                 int fd = p.creator;
                 p.creator = -1;
-                const std::string what =
-                    p.probing ? " did not accept connections on " + s->host_port()
-                              : std::string(" did not print its ready line");
+                const std::string what = p.probing
+                                             ? " did not accept connections on " + s->host_port()
+                                             : std::string(" did not print its ready line");
                 respond(fd, 503,
                         error_body("application " + s->application + what +
                                    " within the timeout of " + secs +
@@ -1582,9 +1584,9 @@ void SessionDaemon::publish(const Session &s) {
         // A tracked launch's GET is rendered by the daemon (it changes).
         auto lit = launches_.find(s.id);
         const bool store = lit == launches_.end() || !lit->second.tracked;
-        if (idx < 0 || !opts_.table->put(s.id, s.launcher, s.host_port(),
-                                         static_cast<uint32_t>(port_base_[l] + idx), s.response,
-                                         store))
+        if (idx < 0 ||
+            !opts_.table->put(s.id, s.launcher, s.host_port(),
+                              static_cast<uint32_t>(port_base_[l] + idx), s.response, store))
             log(LogLevel::error, "PVL00045", "cannot publish session " + s.id);
     }
     write_map_file(s.launcher);
@@ -1763,8 +1765,8 @@ void SessionDaemon::flush_notifications() {
         fds.clear();
         notifier_.add_pollfds(fds);
         int wait = notifier_.timeout_ms();
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
-                        .count();
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (wait < 0 || wait > left)
             wait = static_cast<int>(left);
         poll(fds.data(), fds.size(), wait);
@@ -1793,7 +1795,8 @@ void SessionDaemon::handle_parent() {
         // route to the apps any more, so they are stopped.
         close(opts_.parent_fd);
         opts_.parent_fd = -1;
-        log(LogLevel::warning, "PVL00047", "Apache's parent process is gone; stopping every session");
+        log(LogLevel::warning, "PVL00047",
+            "Apache's parent process is gone; stopping every session");
         begin_shutdown();
         return;
     }
@@ -1812,8 +1815,7 @@ void SessionDaemon::handle_parent() {
         dup2(fd, 2);
         close(fd);
         log(LogLevel::info, "PVL00035",
-            "kept across Apache's restart with " + std::to_string(table_.size()) +
-                " session(s)");
+            "kept across Apache's restart with " + std::to_string(table_.size()) + " session(s)");
     }
 }
 
@@ -1821,9 +1823,9 @@ void SessionDaemon::begin_shutdown() {
     if (stopping_)
         return;
     stopping_ = true;
-    stop_deadline_ =
-        Clock::now() + std::chrono::milliseconds(static_cast<long>(opts_.stop_grace * 1000.0)) +
-        std::chrono::seconds(2);
+    stop_deadline_ = Clock::now() +
+                     std::chrono::milliseconds(static_cast<long>(opts_.stop_grace * 1000.0)) +
+                     std::chrono::seconds(2);
     log(LogLevel::info, "PVL00030",
         "stopping " + std::to_string(table_.size()) + " session(s) before exiting");
     std::vector<std::string> queued;
@@ -1860,8 +1862,8 @@ int SessionDaemon::run() {
     sfd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     ifd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (sfd_ < 0 || ifd_ < 0) {
-        log(LogLevel::error, "PVL00044", std::string("cannot set up the event loop: ") +
-                                             strerror(errno));
+        log(LogLevel::error, "PVL00044",
+            std::string("cannot set up the event loop: ") + strerror(errno));
         return 1;
     }
     fcntl(opts_.listen_fd, F_SETFL, fcntl(opts_.listen_fd, F_GETFL) | O_NONBLOCK);
@@ -1883,12 +1885,12 @@ int SessionDaemon::run() {
         const size_t first_conn = fds.size();
         for (const auto &kv : conns_) {
             const Conn &c = kv.second;
-            short ev = c.phase == Conn::Phase::writing ? POLLOUT
-                       : c.phase == Conn::Phase::waiting ? POLLRDHUP
-                       : c.phase == Conn::Phase::streaming
-                           ? static_cast<short>(POLLRDHUP |
-                                                (c.out_off < c.out.size() ? POLLOUT : 0))
-                           : POLLIN;
+            short ev =
+                c.phase == Conn::Phase::writing   ? POLLOUT
+                : c.phase == Conn::Phase::waiting ? POLLRDHUP
+                : c.phase == Conn::Phase::streaming
+                    ? static_cast<short>(POLLRDHUP | (c.out_off < c.out.size() ? POLLOUT : 0))
+                    : POLLIN;
             fds.push_back({kv.first, ev, 0});
         }
         const size_t first_pidfd = fds.size();

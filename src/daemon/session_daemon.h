@@ -22,8 +22,8 @@ struct DaemonOptions {
     int listen_fd = -1;
     std::vector<const LauncherConfig *> launchers;
     AppIdentity apps_as;
-    uid_t client_uid = 0; // besides root, the only uid allowed to connect
-    double stop_grace = 5.0;  // seconds between SIGTERM and SIGKILL
+    uid_t client_uid = 0;    // besides root, the only uid allowed to connect
+    double stop_grace = 5.0; // seconds between SIGTERM and SIGKILL
     // What the children read; ports are numbered across launchers in order.
     SharedTable *table = nullptr;
     // Where the table is persisted for the next daemon ("" : nowhere).

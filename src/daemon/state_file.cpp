@@ -54,8 +54,7 @@ bool StateJournal::rewrite(const std::vector<PersistedSession> &all, std::string
         text += journal_put_line(s);
     std::string tmp = path_ + ".tmp";
     int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    bool ok = fd >= 0 &&
-              write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     if (fd >= 0)
         ok = close(fd) == 0 && ok;
     ok = ok && rename(tmp.c_str(), path_.c_str()) == 0;
@@ -110,6 +109,8 @@ unsigned long long process_start_time(int pid) {
     return p ? std::strtoull(p, nullptr, 10) : 0;
 }
 
-int open_pidfd(int pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int open_pidfd(int pid) {
+    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
 
 } // namespace pvl

@@ -1,8 +1,8 @@
 #include "supervisor.h"
 
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
-#include <apr_portable.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -190,8 +190,8 @@ pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &wh
             rv = apr_procattr_group_set(attr, who.group.c_str());
     }
     if (rv == APR_SUCCESS)
-        rv = apr_procattr_perms_set_register(attr, child_setup,
-                                             who.switch_user ? &groups : nullptr, 0);
+        rv = apr_procattr_perms_set_register(attr, child_setup, who.switch_user ? &groups : nullptr,
+                                             0);
     if (rv != APR_SUCCESS) {
         char buf[256];
         *error = std::string("cannot prepare the process: ") + apr_strerror(rv, buf, sizeof buf);
@@ -209,7 +209,9 @@ pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &wh
     return proc.pid;
 }
 
-bool signal_group(pid_t pgid, int sig) { return pgid > 1 && kill(-pgid, sig) == 0; }
+bool signal_group(pid_t pgid, int sig) {
+    return pgid > 1 && kill(-pgid, sig) == 0;
+}
 
 std::string describe_wait_status(int status) {
     if (WIFEXITED(status))

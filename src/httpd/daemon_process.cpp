@@ -14,18 +14,18 @@
 #include "../daemon/state_file.h"
 #include "glue.h"
 
+#include <ap_mpm.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_log.h>
 #include <mpm_common.h>
-#include <ap_mpm.h>
 #include <unixd.h>
 
 #include <cerrno>
-#include <dlfcn.h>
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/mman.h>
@@ -59,10 +59,10 @@ void daemon_log_sink(LogLevel level, const char *msgno, const std::string &text)
 // What survives the unload and reload of this module on a restart (Apache's
 // process pool): plain data, no pointer into the module.
 struct Retained {
-    pid_t pid;          // the daemon; 0: none
-    int listen_fd;      // the bound control socket
-    int channel_fd;     // our end of the socketpair to the daemon
-    void *table_mem;    // the shared table mapping
+    pid_t pid;       // the daemon; 0: none
+    int listen_fd;   // the bound control socket
+    int channel_fd;  // our end of the socketpair to the daemon
+    void *table_mem; // the shared table mapping
     size_t table_len;
     uint64_t fingerprint; // of everything the daemon was started with
     char socket_path[sizeof(sockaddr_un::sun_path)];
@@ -126,8 +126,8 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     std::memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof addr.sun_path) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "PVL00201: control socket path %s is too long", path.c_str());
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PVL00201: control socket path %s is too long",
+                     path.c_str());
         return -1;
     }
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
@@ -234,8 +234,7 @@ void daemon_maintenance(int reason, void *data, apr_wait_t) {
 void watch_daemon(server_rec *s, pid_t pid) {
     daemon_proc.pid = pid;
     daemon_proc.in = daemon_proc.out = daemon_proc.err = nullptr;
-    apr_proc_other_child_register(&daemon_proc, daemon_maintenance, s, nullptr,
-                                  s->process->pconf);
+    apr_proc_other_child_register(&daemon_proc, daemon_maintenance, s, nullptr, s->process->pconf);
 }
 
 void fork_daemon(server_rec *s) {
@@ -329,8 +328,7 @@ apr_status_t stop_session_daemon(void *data) {
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
         Retained *r = retained();
         const char byte = 'R';
-        if (r->channel_fd >= 0 &&
-            send(r->channel_fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+        if (r->channel_fd >= 0 && send(r->channel_fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
             ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
                          "PVL00218: cannot tell the session daemon that Apache restarts");
         return APR_SUCCESS;
@@ -359,8 +357,7 @@ bool map_shared_table(server_rec *s) {
         for (const auto &r : l->resources)
             ports += static_cast<uint32_t>(r.port_hi - r.port_lo + 1);
     const size_t len = SharedTable::bytes_needed(ports, SharedTable::default_body_size);
-    void *mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
+    void *mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      "PVL00211: cannot map %lu bytes of shared memory for the session table",
@@ -468,8 +465,10 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
             l->log_dir = ap_runtime_dir_relative(pconf, "pvlaunch-logs");
         else
             l->log_dir = ap_server_root_relative(pconf, l->log_dir.c_str());
-        if (apr_dir_make_recursive(l->log_dir.c_str(), APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD | APR_FPROT_GEXECUTE, pconf) !=
-            APR_SUCCESS) {
+        if (apr_dir_make_recursive(l->log_dir.c_str(),
+                                   APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE |
+                                       APR_FPROT_GREAD | APR_FPROT_GEXECUTE,
+                                   pconf) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                          "PVL00209: cannot create the log directory %s (from %s)",
                          l->log_dir.c_str(), l->file.c_str());

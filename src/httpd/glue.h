@@ -5,7 +5,9 @@
 #include "../core/shared_table.h"
 #include "../daemon/session_daemon.h"
 
+// httpd.h first: http_config.h needs its types.
 #include <httpd.h>
+
 #include <http_config.h>
 
 #include <memory>
@@ -18,11 +20,11 @@ extern "C" module AP_MODULE_DECLARE_DATA pvlaunch_module;
 namespace pvl {
 
 struct ServerConf {
-    int launcher = -1;          // index into Globals::launchers; -1: none
-    apr_off_t max_body = -1;    // -1: unset
-    long queue_length = -1;     // PVLaunchQueue; -1: unset
+    int launcher = -1;       // index into Globals::launchers; -1: none
+    apr_off_t max_body = -1; // -1: unset
+    long queue_length = -1;  // PVLaunchQueue; -1: unset
     double queue_wait = 0;
-    int maintenance = -1;       // PVLaunchMaintenance; -1: unset
+    int maintenance = -1; // PVLaunchMaintenance; -1: unset
 };
 
 struct Globals {
@@ -32,9 +34,9 @@ struct Globals {
     std::string app_user;    // from PVLaunchUser, or Apache's User
     std::string app_group;
     double stop_grace = 5.0;
-    double keep_finished = 600.0; // PVLaunchKeepFinished
-    double idle_timeout = 0;      // PVLaunchIdleTimeout
-    double max_lifetime = 0;      // PVLaunchMaxLifetime
+    double keep_finished = 600.0;     // PVLaunchKeepFinished
+    double idle_timeout = 0;          // PVLaunchIdleTimeout
+    double max_lifetime = 0;          // PVLaunchMaxLifetime
     std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
     // PVLaunchPassEnv: names and Apache's values, read with the config.
     std::vector<std::pair<std::string, std::string>> pass_env;

@@ -62,8 +62,8 @@ int send_error(request_rec *r, int status, const std::string &message) {
 int method_not_allowed(request_rec *r, const char *allow) {
     apr_table_setn(r->headers_out, "Allow", allow);
     return send_error(r, HTTP_METHOD_NOT_ALLOWED,
-                      std::string("method ") + r->method + " is not allowed here (allowed: " +
-                          allow + ")");
+                      std::string("method ") + r->method +
+                          " is not allowed here (allowed: " + allow + ")");
 }
 
 int relay(request_rec *r, CallResult res, int status, const std::string &body) {
@@ -131,8 +131,8 @@ BodyRead read_body(request_rec *r, std::string *out, int *filter_status, apr_off
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     bool seen_eos = false;
     while (!seen_eos) {
-        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                                         APR_BLOCK_READ, HUGE_STRING_LEN);
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                                         HUGE_STRING_LEN);
         if (rv != APR_SUCCESS) {
             *filter_status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
             return BodyRead::filter_error;
@@ -165,8 +165,7 @@ std::string handler_base(request_rec *r) {
     // handlers' <Location>s that holds the URI.
     const auto *cd =
         static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
-    std::string base =
-        cd && cd->d && !cd->d_is_fnmatch && !cd->r && cd->d[0] == '/' ? cd->d : "";
+    std::string base = cd && cd->d && !cd->d_is_fnmatch && !cd->r && cd->d[0] == '/' ? cd->d : "";
     if (cd && cd->d && cd->d[0] == '*') {
         const std::string path = r->uri;
         for (const std::string &b : globals().api_bases)
@@ -306,9 +305,8 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     const bool async =
         form_app || has_token(apr_table_get(r->headers_in, "Prefer"), "respond-async");
     const char *notify = apr_table_get(r->headers_in, "Status-Location");
-    if (notify && (std::strlen(notify) > 2048 ||
-                   (strncasecmp(notify, "http://", 7) != 0 &&
-                    strncasecmp(notify, "https://", 8) != 0)))
+    if (notify && (std::strlen(notify) > 2048 || (strncasecmp(notify, "http://", 7) != 0 &&
+                                                  strncasecmp(notify, "https://", 8) != 0)))
         return send_error(r, HTTP_BAD_REQUEST,
                           "Status-Location must be an http:// or https:// URL of at most 2048 "
                           "characters");
@@ -317,8 +315,7 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     if (!check_payload(*globals().launchers[static_cast<size_t>(launcher)], payload.get(), &app,
                        &err))
         return send_error(r, err.status, err.message);
-    if (async &&
-        negotiate_media_type(apr_table_get(r->headers_in, "Accept")) == MediaType::none)
+    if (async && negotiate_media_type(apr_table_get(r->headers_in, "Accept")) == MediaType::none)
         return send_error(r, HTTP_NOT_ACCEPTABLE,
                           "the launch is available as application/json or application/xml");
     JsonPtr req(json_object());
@@ -340,8 +337,8 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
         static_cast<int>((cfg.timeout + q.max_wait + globals().stop_grace + 30.0) * 1000.0);
     int status = 0;
     std::string answer;
-    CallResult res = daemon_call(r, json_to_string(req.get()), timeout_ms, !async, &status,
-                                 &answer);
+    CallResult res =
+        daemon_call(r, json_to_string(req.get()), timeout_ms, !async, &status, &answer);
     if (res == CallResult::ok && async && status == HTTP_ACCEPTED) {
         JsonPtr j(json_loads(answer.c_str(), 0, nullptr));
         const char *id =
@@ -447,8 +444,8 @@ int events_stream(request_rec *r, int launcher, const std::string &id) {
             json_t *data = json_object_get(ev.get(), "data");
             if (!name || !data)
                 continue;
-            std::string text = std::string("event: ") + name + "\ndata: " + json_to_string(data) +
-                               "\n\n";
+            std::string text =
+                std::string("event: ") + name + "\ndata: " + json_to_string(data) + "\n\n";
             if (ap_rwrite(text.data(), static_cast<int>(text.size()), r) < 0 ||
                 ap_rflush(r) != APR_SUCCESS) {
                 close(fd);
@@ -567,7 +564,8 @@ int rest_handler(request_rec *r) {
             // A queued or ended launch lives in the daemon only.
             if (!globals().table.has_elsewhere())
                 return send_error(r, HTTP_NOT_FOUND,
-                                  "no session with id " + id + " (it has ended, or the id is wrong)");
+                                  "no session with id " + id +
+                                      " (it has ended, or the id is wrong)");
             return session_op(r, launcher, "get", id);
         case SharedTable::Lookup::body_elsewhere:
             return session_op(r, launcher, "get", id);
@@ -620,8 +618,9 @@ int status_section(request_rec *r, int flags) {
                      r);
         return OK;
     }
-    ap_rputs((short_form ? render_status_auto(stats.get()) : render_status_html(stats.get())).c_str(),
-             r);
+    ap_rputs(
+        (short_form ? render_status_auto(stats.get()) : render_status_html(stats.get())).c_str(),
+        r);
     return OK;
 }
 

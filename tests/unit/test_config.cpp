@@ -262,16 +262,19 @@ void app_dir_and_env(void **) {
     assert_str_eq(cone.env[1].first, "OMP_NUM_THREADS");
     assert_str_eq(cone.env[1].second, "2");
 
-    assert_contains(parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"env\": [\"A=1\"]}")),
-                    "env");
-    assert_contains(parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"env\": {\"A\": 1}}")),
-                    "env.A");
+    assert_contains(
+        parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"env\": [\"A=1\"]}")), "env");
+    assert_contains(
+        parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"env\": {\"A\": 1}}")),
+        "env.A");
     assert_contains(
         parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"env\": {\"A=B\": \"1\"}}")),
         "A=B");
-    assert_contains(parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"env\": {\"\": \"1\"}}")),
-                    "invalid variable name");
-    assert_contains(parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"dir\": 7}")), "dir");
+    assert_contains(
+        parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"env\": {\"\": \"1\"}}")),
+        "invalid variable name");
+    assert_contains(parse_error(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"dir\": 7}")),
+                    "dir");
 }
 
 void comments_are_accepted(void **) {
@@ -308,8 +311,8 @@ void error_column_after_block_comment(void **) {
     LauncherConfig cfg;
     std::string error;
     // the unexpected "," is at column 34 of line 1, as in the file
-    assert_false(parse_launcher_config("{ /* a long comment here */ \"a\": , }", "c.json", &cfg,
-                                       &error));
+    assert_false(
+        parse_launcher_config("{ /* a long comment here */ \"a\": , }", "c.json", &cfg, &error));
     assert_contains(error, "line 1, column 34");
 }
 
@@ -351,10 +354,10 @@ void syntax_error_line_numbers_survive_comments(void **) {
 void standalone_keys_give_notices(void **) {
     LauncherConfig cfg;
     std::string error;
-    std::string text = wslink(url +
-                                  ", \"host\": \"0.0.0.0\", \"port\": 8080, \"endpoint\": \"paraview\","
-                                  " \"content\": \"/www\"",
-                              res_ok, app_ok, "\"url\": \"ws://localhost:8080/ws\"");
+    std::string text =
+        wslink(url + ", \"host\": \"0.0.0.0\", \"port\": 8080, \"endpoint\": \"paraview\","
+                     " \"content\": \"/www\"",
+               res_ok, app_ok, "\"url\": \"ws://localhost:8080/ws\"");
     if (!parse(text, &cfg, &error))
         fail_msg("%s", error.c_str());
     assert_true(cfg.notices.size() >= 5);
@@ -409,7 +412,8 @@ void error_cmd_missing(void **) {
 
 void error_cmd_empty(void **) {
     assert_contains(parse_error(wslink(url, res_ok, "\"myapp\": {\"cmd\": []}")), "empty");
-    assert_contains(parse_error(wslink(url, res_ok, "\"myapp\": {\"cmd\": [\"\", \"x\"]}")), "empty");
+    assert_contains(parse_error(wslink(url, res_ok, "\"myapp\": {\"cmd\": [\"\", \"x\"]}")),
+                    "empty");
 }
 
 void error_cmd_not_list_of_strings(void **) {
@@ -451,17 +455,21 @@ void error_inverted_port_range(void **) {
 }
 
 void error_port_out_of_range(void **) {
-    assert_contains(parse_error(wslink(url, "[{\"host\": \"h\", \"port_range\": [0, 10]}]", app_ok)),
-                    "port number");
+    assert_contains(
+        parse_error(wslink(url, "[{\"host\": \"h\", \"port_range\": [0, 10]}]", app_ok)),
+        "port number");
     assert_contains(
         parse_error(wslink(url, "[{\"host\": \"h\", \"port_range\": [9000, 65536]}]", app_ok)),
         "65536");
-    assert_contains(parse_error(wslink(url, "[{\"host\": \"h\", \"port_range\": [-5, 10]}]", app_ok)),
-                    "port number");
-    assert_contains(parse_error(wslink(url, "[{\"host\": \"h\", \"port\": [\"9000\", 9001]}]", app_ok)),
-                    "integer");
-    assert_contains(parse_error(wslink(url, "[{\"host\": \"h\", \"port\": [9000.5, 9001]}]", app_ok)),
-                    "integer");
+    assert_contains(
+        parse_error(wslink(url, "[{\"host\": \"h\", \"port_range\": [-5, 10]}]", app_ok)),
+        "port number");
+    assert_contains(
+        parse_error(wslink(url, "[{\"host\": \"h\", \"port\": [\"9000\", 9001]}]", app_ok)),
+        "integer");
+    assert_contains(
+        parse_error(wslink(url, "[{\"host\": \"h\", \"port\": [9000.5, 9001]}]", app_ok)),
+        "integer");
     assert_valid(wslink(url, "[{\"host\": \"h\", \"port_range\": [1, 65535]}]", app_ok));
 }
 
@@ -489,13 +497,14 @@ void error_overlapping_ranges(void **) {
 void error_bad_host_name(void **) {
     const char *bad[] = {"local host", "evil/../x", "h:80", "h\\nx", "", "h;rm", "\\u00e9t\\u00e9"};
     for (const char *h : bad) {
-        std::string e = parse_error(
-            wslink(url, std::string("[{\"host\": \"") + h + "\", \"port_range\": [1, 2]}]", app_ok));
+        std::string e = parse_error(wslink(
+            url, std::string("[{\"host\": \"") + h + "\", \"port_range\": [1, 2]}]", app_ok));
         assert_contains(e, "host name");
     }
     assert_contains(parse_error(wslink(url, "[{\"host\": 127, \"port_range\": [1, 2]}]", app_ok)),
                     "string");
-    assert_valid(wslink(url, "[{\"host\": \"node-1.example.org\", \"port_range\": [1, 2]}]", app_ok));
+    assert_valid(
+        wslink(url, "[{\"host\": \"node-1.example.org\", \"port_range\": [1, 2]}]", app_ok));
     assert_valid(wslink(url, "[{\"host\": \"127.0.0.1\", \"port_range\": [1, 2]}]", app_ok));
     assert_true(valid_host("Node-1.example.ORG"));
     assert_false(valid_host(std::string(101, 'a')));
@@ -503,21 +512,22 @@ void error_bad_host_name(void **) {
 }
 
 void error_bad_sanitize(void **) {
-    std::string e =
-        parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"inlist\", \"list\": []}}",
-                           res_ok, app_ok));
+    std::string e = parse_error(wslink(
+        url + ", \"sanitize\": {\"f\": {\"type\": \"inlist\", \"list\": []}}", res_ok, app_ok));
     assert_contains(e, "unknown type");
     assert_contains(e, "inlist");
     e = parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"type\": 1}}", res_ok, app_ok));
     assert_contains(e, "type");
     e = parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"list\": [\"a\"]}}", res_ok, app_ok));
     assert_contains(e, "no \"type\"");
-    e = parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"inList\"}}", res_ok, app_ok));
-    assert_contains(e, "no \"list\"");
     e = parse_error(
-        wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"inList\", \"list\": \"a\"}}", res_ok, app_ok));
+        wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"inList\"}}", res_ok, app_ok));
+    assert_contains(e, "no \"list\"");
+    e = parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"inList\", \"list\": \"a\"}}",
+                           res_ok, app_ok));
     assert_contains(e, "list of strings");
-    e = parse_error(wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"regexp\"}}", res_ok, app_ok));
+    e = parse_error(
+        wslink(url + ", \"sanitize\": {\"f\": {\"type\": \"regexp\"}}", res_ok, app_ok));
     assert_contains(e, "no \"regexp\"");
     e = parse_error(wslink(url + ", \"sanitize\": [1]", res_ok, app_ok));
     assert_contains(e, "sanitize");
@@ -624,11 +634,13 @@ void error_timeout_not_positive(void **) {
 
 void error_max_session(void **) {
     assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"max_session\": -1")), "max_session");
-    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"max_session\": 2.5")), "max_session");
+    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"max_session\": 2.5")),
+                    "max_session");
 }
 
 void error_both_apps_and_applications(void **) {
-    std::string e = parse_error(wslink(url, res_ok, app_ok, "\"applications\": {\"b\": {\"cmd\": [\"y\"]}}"));
+    std::string e =
+        parse_error(wslink(url, res_ok, app_ok, "\"applications\": {\"b\": {\"cmd\": [\"y\"]}}"));
     assert_contains(e, "both");
     assert_contains(e, "applications");
 }
@@ -646,7 +658,8 @@ void error_no_session_url(void **) {
 }
 
 void error_duplicate_key(void **) {
-    std::string e = parse_error(wslink(url, res_ok, app_ok, "\"apps\": {\"b\": {\"cmd\": [\"y\"]}}"));
+    std::string e =
+        parse_error(wslink(url, res_ok, app_ok, "\"apps\": {\"b\": {\"cmd\": [\"y\"]}}"));
     assert_contains(e, "duplicate");
     e = parse_error(wslink(url, res_ok, app_ok + ", " + app_ok));
     assert_contains(e, "duplicate");
@@ -659,7 +672,8 @@ void error_not_an_object(void **) {
     assert_contains(parse_error(""), "line 1");
     assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"properties\": {\"p\": [1]}")),
                     "property \"p\"");
-    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"sessionData\": [1]")), "sessionData");
+    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"sessionData\": [1]")),
+                    "sessionData");
 }
 
 void error_is_set_only_on_failure(void **) {

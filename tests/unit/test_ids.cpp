@@ -147,7 +147,10 @@ void canonical_session_id_lowercases_ascii_only(void **) {
     assert_str_eq(canonical_session_id(""), "");
     assert_str_eq(canonical_session_id("abc/DEF", 3), "abc");
     // Bytes outside ASCII are left alone (such an id is invalid anyway).
-    assert_str_eq(canonical_session_id("\xc3\x89" "A"), "\xc3\x89" "a");
+    assert_str_eq(canonical_session_id("\xc3\x89"
+                                       "A"),
+                  "\xc3\x89"
+                  "a");
     std::string t = random_token(16);
     assert_true(valid_session_id(canonical_session_id(t)));
 }

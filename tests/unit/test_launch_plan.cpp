@@ -85,8 +85,7 @@ LaunchPlan plan_ok(Fixture &f, const std::string &body) {
 
 // Runs a launch that must fail with 400 and returns the message; `policy`
 // is the form interface's by default, which requires every variable.
-std::string plan_400(Fixture &f, const std::string &body,
-                     Unresolved policy = Unresolved::reject) {
+std::string plan_400(Fixture &f, const std::string &body, Unresolved policy = Unresolved::reject) {
     JsonPtr p = payload(body);
     LaunchError err;
     std::string app;
@@ -130,8 +129,8 @@ void parse_payload_accepts_objects(void **) {
 }
 
 void parse_payload_rejects_non_json(void **) {
-    const char *bad[] = {"", "not json", "{\"application\": ", "{'a': 1}", "{\"a\": 1} {}",
-                         "{\"a\": 1, \"a\": 2}"};
+    const char *bad[] = {
+        "", "not json", "{\"application\": ", "{'a': 1}", "{\"a\": 1} {}", "{\"a\": 1, \"a\": 2}"};
     for (const char *body : bad) {
         LaunchError err;
         JsonPtr p = parse_payload(body, std::strlen(body), &err);
@@ -221,8 +220,9 @@ void argv_from_server_vars_and_properties(void **) {
 
 void argv_from_payload(void **) {
     Fixture f = fixture();
-    LaunchPlan plan = plan_ok(f, "{\"application\": \"files\", \"file\": \"b.vtk\", \"name\": \"bob\","
-                                 " \"count\": 12, \"ratio\": 0.5, \"on\": true}");
+    LaunchPlan plan =
+        plan_ok(f, "{\"application\": \"files\", \"file\": \"b.vtk\", \"name\": \"bob\","
+                   " \"count\": 12, \"ratio\": 0.5, \"on\": true}");
     assert_str_eq(plan.argv[0], "prog");
     assert_str_eq(arg_after(plan, "--data"), "b.vtk");
     assert_str_eq(arg_after(plan, "--name"), "bob");
@@ -242,8 +242,9 @@ void argv_from_payload(void **) {
 void payload_values_are_not_re_expanded(void **) {
     Fixture f = fixture();
     // A value that looks like a template stays as sent.
-    LaunchPlan plan = plan_ok(f, "{\"application\": \"files\", \"file\": \"a.vtk\", \"name\": \"bob\","
-                                 " \"count\": \"$secret\", \"ratio\": \"${python_exec}\", \"on\": \"$$\"}");
+    LaunchPlan plan =
+        plan_ok(f, "{\"application\": \"files\", \"file\": \"a.vtk\", \"name\": \"bob\","
+                   " \"count\": \"$secret\", \"ratio\": \"${python_exec}\", \"on\": \"$$\"}");
     assert_str_eq(arg_after(plan, "--count"), "$secret");
     assert_str_eq(arg_after(plan, "--ratio"), "${python_exec}");
     assert_str_eq(arg_after(plan, "--on"), "$$");
@@ -423,7 +424,8 @@ void unresolved_variable_is_400(void **) {
 void sanitize_in_list(void **) {
     Fixture f = fixture();
     const char *rest = ", \"name\": \"bob\", \"count\": 1, \"ratio\": 1, \"on\": 1}";
-    LaunchPlan plan = plan_ok(f, std::string("{\"application\": \"files\", \"file\": \"b.vtk\"") + rest);
+    LaunchPlan plan =
+        plan_ok(f, std::string("{\"application\": \"files\", \"file\": \"b.vtk\"") + rest);
     assert_str_eq(arg_after(plan, "--data"), "b.vtk");
     // Not in the list: the default.
     plan = plan_ok(f, std::string("{\"application\": \"files\", \"file\": \"/etc/passwd\"") + rest);
@@ -485,9 +487,10 @@ void sanitize_value_direct(void **) {
 
 void response_contents(void **) {
     Fixture f = fixture();
-    LaunchPlan plan = plan_ok(f, "{\"application\": \"files\", \"file\": \"nope.vtk\", \"name\": \"Bob!\","
-                                 " \"count\": 3, \"ratio\": 1.5, \"on\": false,"
-                                 " \"extra\": {\"nested\": [1, 2]}}");
+    LaunchPlan plan =
+        plan_ok(f, "{\"application\": \"files\", \"file\": \"nope.vtk\", \"name\": \"Bob!\","
+                   " \"count\": 3, \"ratio\": 1.5, \"on\": false,"
+                   " \"extra\": {\"nested\": [1, 2]}}");
     json_t *r = plan.response.get();
     assert_non_null(r);
     assert_true(json_is_object(r));

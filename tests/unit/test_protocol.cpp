@@ -69,20 +69,20 @@ void header_values_are_parsed(void **) {
 
 void malformed_headers_are_rejected(void **) {
     const char *bad[] = {
-        "",                // nothing
-        "\n",              // empty line
-        "200\n",           // no length
-        "200 5",           // no newline
-        "200 5 \n",        // trailing space
-        "200 5x\n",        // junk after the length
-        "abc 5\n",         // status not a number
-        "200 x\n",         // length not a number
-        "99 5\n",          // status below 100
-        "600 5\n",         // status above 599
-        "000 5\n",         // status 0
-        "-200 5\n",        // negative status
-        "200 -1\n",        // negative length
-        "200 67108865\n",  // length above 64 MiB
+        "",                              // nothing
+        "\n",                            // empty line
+        "200\n",                         // no length
+        "200 5",                         // no newline
+        "200 5 \n",                      // trailing space
+        "200 5x\n",                      // junk after the length
+        "abc 5\n",                       // status not a number
+        "200 x\n",                       // length not a number
+        "99 5\n",                        // status below 100
+        "600 5\n",                       // status above 599
+        "000 5\n",                       // status 0
+        "-200 5\n",                      // negative status
+        "200 -1\n",                      // negative length
+        "200 67108865\n",                // length above 64 MiB
         "200 99999999999999999999999\n", // length overflows
     };
     for (const char *line : bad) {

@@ -13,9 +13,8 @@ using namespace pvl;
 namespace {
 
 const std::map<std::string, std::string> vars = {
-    {"name", "Bob"}, {"a", "A"},        {"ab", "AB"},     {"_x1", "under"},
-    {"port", "9000"}, {"empty", ""},    {"dollar", "$a"}, {"braced", "${a}"},
-    {"twice", "$$"},
+    {"name", "Bob"}, {"a", "A"},       {"ab", "AB"},       {"_x1", "under"}, {"port", "9000"},
+    {"empty", ""},   {"dollar", "$a"}, {"braced", "${a}"}, {"twice", "$$"},
 };
 
 TemplateResult sub(const std::string &tmpl, std::vector<std::string> *asked = nullptr) {
@@ -70,9 +69,9 @@ void double_dollar_is_a_literal_dollar(void **) {
 }
 
 void identifier_is_greedy(void **) {
-    check("$ab", "AB");       // not $a followed by "b"
-    check("${a}b", "Ab");     // braces end the name
-    check("$a-b", "A-b");     // '-' is not an identifier char
+    check("$ab", "AB");   // not $a followed by "b"
+    check("${a}b", "Ab"); // braces end the name
+    check("$a-b", "A-b"); // '-' is not an identifier char
     check("$a.b", "A.b");
     check("$name1", "$name1", "name1");
     check("$port/x", "9000/x");
@@ -101,7 +100,7 @@ void dollar_without_identifier_is_literal(void **) {
     check("$", "$");
     check("a$", "a$");
     check("$ ", "$ ");
-    check("$1", "$1");       // identifiers do not start with a digit
+    check("$1", "$1"); // identifiers do not start with a digit
     check("$-x", "$-x");
     check("100$", "100$");
     check("$.name", "$.name");

@@ -5,10 +5,10 @@
 #pragma once
 #include <string>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 // cmocka 1.1.5's header has no extern "C" guard of its own.
 extern "C" {
 #include <cmocka.h>
@@ -30,7 +30,7 @@ int run_netstat_tests(void);
 int run_launch_format_tests(void);
 
 // Fails the current test unless `needle` occurs in `hay`, printing both.
-#define assert_contains(hay, needle)                                                              \
+#define assert_contains(hay, needle)                                                               \
     do {                                                                                           \
         const std::string hay_ = (hay);                                                            \
         const std::string needle_ = (needle);                                                      \
@@ -39,7 +39,7 @@ int run_launch_format_tests(void);
     } while (0)
 
 // Fails the current test if `needle` occurs in `hay`.
-#define assert_not_contains(hay, needle)                                                          \
+#define assert_not_contains(hay, needle)                                                           \
     do {                                                                                           \
         const std::string hay_ = (hay);                                                            \
         const std::string needle_ = (needle);                                                      \
