@@ -140,7 +140,6 @@ struct Proc {
     int creator = -1; // connection waiting for the launch
     std::vector<int> delete_waiters;
     unsigned long long start_time = 0; // with the pid, names the process for good
-    int pidfd = -1;                    // adopted apps are not our children: their exit shows here
     // How its launch ends if it is stopped: canceled (DELETE, a client that
     // went away) or failed (not ready in time).
     LaunchState end_as = LaunchState::canceled;
@@ -237,7 +236,13 @@ class SessionDaemon {
     void mark_ready(Session &s, Proc &p, std::string line = std::string());
     void stop_session(Session &s, Proc &p);
     void stop_watching(Proc &p);
-    void reap_children();
+    // Sessions whose app ended, from the backend (after SIGCHLD, or from
+    // its descriptors' poll results).
+    void collect_exits(const pollfd *fds, size_t n);
+    AppRef app_of(const Session &s) const {
+        auto it = procs_.find(s.id);
+        return AppRef{s.pid, it == procs_.end() ? 0 : it->second.start_time};
+    }
     void on_exit(Session &s, int status);
     void handle_inotify();
     void handle_parent();
@@ -294,6 +299,7 @@ class SessionDaemon {
     std::map<std::string, std::vector<int>> watchers_; // launch id -> streaming conns
     std::map<int, std::string> watches_;               // inotify wd -> session id
     apr_pool_t *pool_ = nullptr;
+    std::unique_ptr<Backend> backend_; // where the apps run
     int sfd_ = -1;
     int ifd_ = -1;
     bool stopping_ = false;
@@ -950,9 +956,10 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
     spec.env.insert(spec.env.end(), plan.env.begin(), plan.env.end());
     spec.output_fd = out_fd;
     std::string spawn_error;
-    pid_t pid = spawn_app(pool_, spec, opts_.apps_as, &spawn_error);
+    AppRef app;
+    const bool spawned = backend_->start(spec, &app, &spawn_error);
     close(out_fd);
-    if (pid < 0) {
+    if (!spawned) {
         stop_watching(p);
         pool.release(vars.host, vars.port);
         log(LogLevel::error, "PVL00042", "application " + l.service + ": " + spawn_error);
@@ -965,7 +972,7 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
     s.application = l.service;
     s.host = vars.host;
     s.port = vars.port;
-    s.pid = pid;
+    s.pid = app.pid;
     s.state = SessionState::starting;
     s.response = json_to_string(plan.response.get());
     p.started = Clock::now();
@@ -974,7 +981,7 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
     p.creator = creator;
     if (p.wd >= 0)
         watches_[p.wd] = s.id;
-    p.start_time = process_start_time(pid);
+    p.start_time = app.start_time;
     const SysTime now = std::chrono::system_clock::now();
     p.request_number = l.request_number;
     p.request_time = l.request_time;
@@ -1250,7 +1257,7 @@ void SessionDaemon::stop_session(Session &s, Proc &p) {
     stop_watching(p);
     if (s.state != SessionState::stopping) {
         s.state = SessionState::stopping;
-        signal_group(s.pid, SIGTERM);
+        backend_->signal(app_of(s), SIGTERM);
         p.kill_deadline =
             Clock::now() + std::chrono::milliseconds(static_cast<long>(opts_.stop_grace * 1000.0));
     }
@@ -1258,24 +1265,12 @@ void SessionDaemon::stop_session(Session &s, Proc &p) {
         unpublish(s);
 }
 
-void SessionDaemon::reap_children() {
-    for (;;) {
-        siginfo_t si;
-        std::memset(&si, 0, sizeof si);
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0)
-            return;
-        pid_t pid = si.si_pid;
-        Session *s = table_.find_by_pid(pid);
-        // The leader's zombie still holds the group id: kill what is left of
-        // the group before the id can be reused.
-        if (s)
-            signal_group(pid, SIGKILL);
-        int status = 0;
-        if (waitpid(pid, &status, 0) < 0)
-            continue;
-        if (s)
-            on_exit(*s, status);
-    }
+void SessionDaemon::collect_exits(const pollfd *fds, size_t n) {
+    std::vector<AppExit> exits;
+    backend_->collect_exits(fds, n, &exits);
+    for (const AppExit &e : exits)
+        if (Session *s = table_.find_by_pid(e.pid))
+            on_exit(*s, e.status);
 }
 
 void SessionDaemon::on_exit(Session &s, int status) {
@@ -1329,8 +1324,6 @@ void SessionDaemon::on_exit(Session &s, int status) {
         break;
     }
     stop_watching(p);
-    if (p.pidfd >= 0)
-        close(p.pidfd);
     pools_[static_cast<size_t>(s.launcher)].release(s.host, s.port);
     const Session gone = s;
     table_.remove(gone.id);
@@ -1512,7 +1505,7 @@ void SessionDaemon::handle_timers() {
         } else if (s->state == SessionState::stopping && !p.killed && now >= p.kill_deadline) {
             log(LogLevel::notice, "PVL00023",
                 "session " + id + " did not stop on SIGTERM; sending SIGKILL");
-            signal_group(s->pid, SIGKILL);
+            backend_->signal(app_of(*s), SIGKILL);
             p.killed = true;
         }
     }
@@ -1653,13 +1646,10 @@ void SessionDaemon::adopt() {
         for (size_t l = 0; l < opts_.launchers.size(); ++l)
             if (opts_.launchers[l]->file == r.launcher_file)
                 launcher = static_cast<int>(l);
-        bool alive = r.start_time != 0 && process_start_time(r.pid) == r.start_time;
-        int pidfd = alive ? open_pidfd(r.pid) : -1;
-        // The pidfd pins the process: check again that it is the same one.
-        alive = pidfd >= 0 && process_start_time(r.pid) == r.start_time;
-        if (!alive) {
-            if (pidfd >= 0)
-                close(pidfd);
+        AppRef app;
+        app.pid = r.pid;
+        app.start_time = r.start_time;
+        if (!backend_->adopt(app)) {
             ++gone;
             continue;
         }
@@ -1667,8 +1657,7 @@ void SessionDaemon::adopt() {
                     !table_.find(id) &&
                     pools_[static_cast<size_t>(launcher)].take_specific(r.host, r.port);
         if (!keep) {
-            signal_group(r.pid, SIGKILL);
-            close(pidfd);
+            backend_->kill_now(app);
             ++killed;
             continue;
         }
@@ -1683,7 +1672,6 @@ void SessionDaemon::adopt() {
         s.response = r.response;
         Proc &p = procs_[s.id];
         p.start_time = r.start_time;
-        p.pidfd = pidfd;
         // Its age, for PVLaunchMaxLifetime: the process's start time (clock
         // ticks after boot) against the system's uptime.
         p.started = p.last_active = Clock::now();
@@ -1736,8 +1724,7 @@ void SessionDaemon::detach() {
             p.creator = -1;
             respond(fd, 503, error_body("the launcher is restarting; try again"));
         }
-        signal_group(s->pid, SIGKILL);
-        waitpid(s->pid, nullptr, 0);
+        backend_->kill_now(app_of(*s));
         stop_watching(p);
         table_.remove(id);
         procs_.erase(id);
@@ -1850,6 +1837,7 @@ void SessionDaemon::begin_shutdown() {
 int SessionDaemon::run() {
     if (apr_pool_create(&pool_, nullptr) != APR_SUCCESS)
         return 1;
+    backend_ = make_local_backend(pool_, opts_.apps_as);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
@@ -1872,7 +1860,6 @@ int SessionDaemon::run() {
     adopt();
 
     std::vector<struct pollfd> fds;
-    std::vector<std::string> pidfd_ids;
     std::vector<std::string> probe_ids;
     for (;;) {
         if (detached_ || (stopping_ && (table_.size() == 0 || Clock::now() >= stop_deadline_)))
@@ -1893,13 +1880,8 @@ int SessionDaemon::run() {
                     : POLLIN;
             fds.push_back({kv.first, ev, 0});
         }
-        const size_t first_pidfd = fds.size();
-        pidfd_ids.clear();
-        for (const auto &kv : procs_)
-            if (kv.second.pidfd >= 0) {
-                fds.push_back({kv.second.pidfd, POLLIN, 0});
-                pidfd_ids.push_back(kv.first);
-            }
+        const size_t first_backend = fds.size();
+        backend_->add_pollfds(&fds);
         const size_t first_probe = fds.size();
         probe_ids.clear();
         for (const auto &kv : procs_)
@@ -1920,7 +1902,7 @@ int SessionDaemon::run() {
                 else if (si.ssi_signo == SIGUSR1)
                     detach();
             }
-            reap_children();
+            collect_exits(nullptr, 0);
         }
         if (fds[1].revents & POLLIN)
             handle_inotify();
@@ -1928,17 +1910,11 @@ int SessionDaemon::run() {
             accept_clients();
         if (fds[3].revents)
             handle_parent();
-        for (size_t i = first_conn; i < first_pidfd; ++i)
+        for (size_t i = first_conn; i < first_backend; ++i)
             if (fds[i].revents)
                 handle_conn_io(fds[i].fd, fds[i].revents);
         notifier_.on_poll(fds.data() + first_notifier, fds.size() - first_notifier);
-        for (size_t i = first_pidfd; i < first_probe; ++i) {
-            Session *s = fds[i].revents ? table_.find(pidfd_ids[i - first_pidfd]) : nullptr;
-            if (s) {
-                signal_group(s->pid, SIGKILL); // what is left of its group
-                on_exit(*s, -1);
-            }
-        }
+        collect_exits(fds.data() + first_backend, first_probe - first_backend);
         for (size_t i = first_probe; i < first_notifier; ++i) {
             Session *s = fds[i].revents ? table_.find(probe_ids[i - first_probe]) : nullptr;
             if (s && s->state == SessionState::starting) {
@@ -1958,15 +1934,13 @@ int SessionDaemon::run() {
     // What ignored even SIGKILL's deadline is killed and waited for here.
     for (const std::string &id : table_.ids()) {
         Session *s = table_.find(id);
-        signal_group(s->pid, SIGKILL);
-        waitpid(s->pid, nullptr, 0);
+        backend_->kill_now(app_of(*s));
         pools_[static_cast<size_t>(s->launcher)].release(s->host, s->port);
         table_.remove(id);
         finish_launch(id, LaunchState::canceled, "warning", "the launcher stopped");
     }
     flush_notifications();
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
+    collect_exits(nullptr, 0); // and whatever the apps left behind
     for (size_t l = 0; l < opts_.launchers.size(); ++l)
         write_map_file(static_cast<int>(l));
     if (journal_)

@@ -3,7 +3,7 @@
 #pragma once
 #include "../core/config.h"
 #include "../core/shared_table.h"
-#include "supervisor.h"
+#include "backend.h"
 
 #include <string>
 #include <sys/types.h>

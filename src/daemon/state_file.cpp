@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace pvl {
@@ -78,39 +77,6 @@ void StateJournal::remove_file() {
     fd_ = -1;
     records_ = 0;
     unlink(path_.c_str());
-}
-
-unsigned long long process_start_time(int pid) {
-    if (pid <= 1)
-        return 0;
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = std::fopen(path, "re");
-    if (!f)
-        return 0;
-    char buf[1024];
-    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = '\0';
-    // The command name may hold spaces and parentheses: fields count from
-    // the last ')'. Field 3 (state) follows it; start time is field 22.
-    char *p = std::strrchr(buf, ')');
-    if (!p)
-        return 0;
-    char state = p[2];
-    if (state == 'Z' || state == 'X')
-        return 0;
-    p += 2;
-    for (int field = 3; field < 22 && p; ++field) {
-        p = std::strchr(p, ' ');
-        if (p)
-            ++p;
-    }
-    return p ? std::strtoull(p, nullptr, 10) : 0;
-}
-
-int open_pidfd(int pid) {
-    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
 
 } // namespace pvl

@@ -39,12 +39,4 @@ class StateJournal {
     size_t records_ = 0;
 };
 
-// The start time of a live process, 0 if there is none: with the pid it
-// names one process for good (pids are reused, start times are not).
-unsigned long long process_start_time(int pid);
-
-// A pidfd for a process that is not our child (readable once it exits), or
-// -1.
-int open_pidfd(int pid);
-
 } // namespace pvl

@@ -10,6 +10,7 @@
 // daemon to leave its ready apps running and forks a new one, which adopts
 // them from the persisted state. Apache's stop stops the daemon and its apps.
 #include "../core/log.h"
+#include "../daemon/backend.h"
 #include "../daemon/session_daemon.h"
 #include "../daemon/state_file.h"
 #include "glue.h"

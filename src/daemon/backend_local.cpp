@@ -1,4 +1,7 @@
-#include "supervisor.h"
+// The local backend: apps as processes of this host, children of the
+// daemon (a child subreaper), or taken over from an earlier daemon and
+// watched through a pidfd.
+#include "backend.h"
 
 #include <apr_portable.h>
 #include <apr_strings.h>
@@ -7,10 +10,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <grp.h>
+#include <map>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,8 +129,7 @@ std::vector<std::string> environment(const SpawnSpec &spec, const std::string &p
     return out;
 }
 
-} // namespace
-
+// Returns the pid (also the process group id) or -1 with *error set.
 pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &who,
                 std::string *error) {
     apr_pool_t *p;
@@ -211,6 +217,137 @@ pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &wh
 
 bool signal_group(pid_t pgid, int sig) {
     return pgid > 1 && kill(-pgid, sig) == 0;
+}
+
+class LocalBackend : public Backend {
+  public:
+    LocalBackend(apr_pool_t *pool, const AppIdentity &who) : pool_(pool), who_(who) {}
+    ~LocalBackend() override {
+        for (const auto &kv : apps_)
+            if (kv.second >= 0)
+                close(kv.second);
+    }
+
+    bool start(const SpawnSpec &spec, AppRef *app, std::string *error) override {
+        pid_t pid = spawn_app(pool_, spec, who_, error);
+        if (pid < 0)
+            return false;
+        app->pid = pid;
+        app->start_time = process_start_time(pid);
+        apps_[pid] = -1;
+        return true;
+    }
+
+    bool signal(const AppRef &app, int sig) override { return signal_group(app.pid, sig); }
+
+    bool adopt(const AppRef &app) override {
+        if (app.start_time == 0 || process_start_time(app.pid) != app.start_time)
+            return false;
+        int pidfd = static_cast<int>(syscall(SYS_pidfd_open, app.pid, 0));
+        // The pidfd pins the process: check again that it is the same one.
+        if (pidfd < 0 || process_start_time(app.pid) != app.start_time) {
+            if (pidfd >= 0)
+                close(pidfd);
+            return false;
+        }
+        apps_[app.pid] = pidfd;
+        return true;
+    }
+
+    void add_pollfds(std::vector<pollfd> *fds) const override {
+        for (const auto &kv : apps_)
+            if (kv.second >= 0)
+                fds->push_back({kv.second, POLLIN, 0});
+    }
+
+    void collect_exits(const pollfd *fds, size_t n, std::vector<AppExit> *out) override {
+        // Adopted apps: the pidfd is readable once the process has exited.
+        for (size_t i = 0; i < n; ++i) {
+            if (!fds[i].revents)
+                continue;
+            for (auto it = apps_.begin(); it != apps_.end(); ++it) {
+                if (it->second != fds[i].fd)
+                    continue;
+                signal_group(it->first, SIGKILL); // what is left of its group
+                close(it->second);
+                out->push_back({it->first, -1});
+                apps_.erase(it);
+                break;
+            }
+        }
+        // Children, and what the apps left behind (we are a subreaper).
+        for (;;) {
+            siginfo_t si;
+            std::memset(&si, 0, sizeof si);
+            if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0)
+                return;
+            const pid_t pid = si.si_pid;
+            auto it = apps_.find(pid);
+            // The leader's zombie still holds the group id: kill what is
+            // left of the group before the id can be reused.
+            if (it != apps_.end())
+                signal_group(pid, SIGKILL);
+            int status = 0;
+            if (waitpid(pid, &status, 0) < 0)
+                continue;
+            if (it != apps_.end()) {
+                out->push_back({pid, status});
+                apps_.erase(it);
+            }
+        }
+    }
+
+    void kill_now(const AppRef &app) override {
+        signal_group(app.pid, SIGKILL);
+        auto it = apps_.find(app.pid);
+        if (it == apps_.end())
+            return;
+        if (it->second >= 0)
+            close(it->second);
+        else
+            waitpid(app.pid, nullptr, 0);
+        apps_.erase(it);
+    }
+
+  private:
+    apr_pool_t *pool_;
+    AppIdentity who_;
+    std::map<pid_t, int> apps_; // pid -> pidfd of an adopted app, -1 for a child
+};
+
+} // namespace
+
+std::unique_ptr<Backend> make_local_backend(apr_pool_t *pool, const AppIdentity &who) {
+    return std::make_unique<LocalBackend>(pool, who);
+}
+
+unsigned long long process_start_time(int pid) {
+    if (pid <= 1)
+        return 0;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = std::fopen(path, "re");
+    if (!f)
+        return 0;
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    // The command name may hold spaces and parentheses: fields count from
+    // the last ')'. Field 3 (state) follows it; start time is field 22.
+    char *p = std::strrchr(buf, ')');
+    if (!p)
+        return 0;
+    char state = p[2];
+    if (state == 'Z' || state == 'X')
+        return 0;
+    p += 2;
+    for (int field = 3; field < 22 && p; ++field) {
+        p = std::strchr(p, ' ');
+        if (p)
+            ++p;
+    }
+    return p ? std::strtoull(p, nullptr, 10) : 0;
 }
 
 std::string describe_wait_status(int status) {

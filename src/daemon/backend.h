@@ -1,0 +1,82 @@
+// How the session daemon runs applications, behind one small interface:
+// start one, signal everything it started, notice that it ended, take it
+// over again after a restart. The session logic (session_daemon.cpp) knows
+// nothing else of processes. backend_local.cpp runs them on this host; later
+// backends (systemd units, jobs of a batch scheduler) implement the same
+// calls.
+#pragma once
+#include <apr_pools.h>
+
+#include <memory>
+#include <poll.h>
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace pvl {
+
+struct AppIdentity {
+    bool switch_user = false; // only when the daemon runs as root
+    std::string user;
+    std::string group;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::string home = "/";
+};
+
+struct SpawnSpec {
+    std::vector<std::string> argv;
+    std::string dir;
+    // On top of PATH and HOME; a later entry replaces an earlier one of the
+    // same name (PVLaunchPassEnv first, then the app's own env).
+    std::vector<std::pair<std::string, std::string>> env;
+    int output_fd = -1; // stdout and stderr of the app
+};
+
+// One app for good: pids are reused, a pid with its start time is not.
+struct AppRef {
+    pid_t pid = 0;
+    unsigned long long start_time = 0;
+};
+
+// An app that ended: its wait status, or -1 when it was not our child (an
+// app taken over from an earlier daemon) and its status is unknown.
+struct AppExit {
+    pid_t pid = 0;
+    int status = -1;
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    // Starts an app; false with *error set if it could not be started.
+    virtual bool start(const SpawnSpec &spec, AppRef *app, std::string *error) = 0;
+    // Sends `sig` to everything the app started; false if nothing is left.
+    virtual bool signal(const AppRef &app, int sig) = 0;
+    // Takes over an app an earlier daemon started; false if it has ended or
+    // its pid now names another process.
+    virtual bool adopt(const AppRef &app) = 0;
+    // Descriptors the daemon's poll loop watches for the backend.
+    virtual void add_pollfds(std::vector<pollfd> *fds) const = 0;
+    // Apps that ended, each reported once: after SIGCHLD (fds null), or
+    // with the results of polling what add_pollfds gave.
+    virtual void collect_exits(const pollfd *fds, size_t n, std::vector<AppExit> *out) = 0;
+    // Kills what is left of an app and, if it is our child, waits for it
+    // (the daemon is exiting, or gives the app up).
+    virtual void kill_now(const AppRef &app) = 0;
+};
+
+// Processes on this host, in a session and process group of their own, as
+// an unprivileged user with all of that user's groups, with a clean
+// environment and only stdin/stdout/stderr.
+std::unique_ptr<Backend> make_local_backend(apr_pool_t *pool, const AppIdentity &who);
+
+// The start time of a live process, 0 if there is none: with the pid it
+// names one process for good.
+unsigned long long process_start_time(int pid);
+
+// "exit status 3" / "killed by signal 11 (Segmentation fault)".
+std::string describe_wait_status(int status);
+
+} // namespace pvl
