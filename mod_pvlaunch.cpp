@@ -81,83 +81,65 @@ const char *set_config(cmd_parms *cmd, void *, const char *arg) {
 const char *set_socket(cmd_parms *cmd, void *, const char *arg) {
     if (const char *err = check_global(cmd))
         return err;
-    globals().socket_path = ap_runtime_dir_relative(cmd->pool, arg);
+    globals().settings.socket_path = ap_runtime_dir_relative(cmd->pool, arg);
     return nullptr;
 }
 
 const char *set_user(cmd_parms *cmd, void *, const char *user, const char *group) {
     if (const char *err = check_global(cmd))
         return err;
-    globals().app_user = user;
-    globals().app_group = group ? group : "";
+    globals().settings.app_user = user;
+    globals().settings.app_group = group ? group : "";
+    return nullptr;
+}
+
+// A global number of seconds, at most `max` (0 allowed: "no limit" or "at once").
+const char *set_global_seconds(cmd_parms *cmd, double *out, const char *arg, double max) {
+    if (const char *err = check_global(cmd))
+        return err;
+    if (!parse_seconds(arg, max, false, out))
+        return apr_psprintf(cmd->pool, "%s takes a number of seconds between 0 and %.0f",
+                            cmd->cmd->name, max);
     return nullptr;
 }
 
 const char *set_stop_timeout(cmd_parms *cmd, void *, const char *arg) {
-    if (const char *err = check_global(cmd))
-        return err;
-    char *end;
-    double v = std::strtod(arg, &end);
-    if (*end || !(v >= 0) || v > 3600)
-        return "PVLaunchStopTimeout takes a number of seconds between 0 and 3600";
-    globals().stop_grace = v;
-    return nullptr;
+    return set_global_seconds(cmd, &globals().settings.stop_grace, arg, 3600);
+}
+
+const char *set_keep_finished(cmd_parms *cmd, void *, const char *arg) {
+    return set_global_seconds(cmd, &globals().settings.keep_finished, arg, 7 * 86400);
+}
+
+// 0: no limit.
+const char *set_idle_timeout(cmd_parms *cmd, void *, const char *arg) {
+    return set_global_seconds(cmd, &globals().settings.idle_timeout, arg, 365 * 86400);
+}
+
+const char *set_max_lifetime(cmd_parms *cmd, void *, const char *arg) {
+    return set_global_seconds(cmd, &globals().settings.max_lifetime, arg, 365 * 86400);
 }
 
 const char *set_max_body(cmd_parms *cmd, void *, const char *arg) {
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
-    if (*end || v < 2 || v > 64 * 1024 * 1024)
+    long long v = 0;
+    if (!parse_count(arg, 2, 64 * 1024 * 1024, &v))
         return "PVLaunchMaxBody takes a number of bytes between 2 and 67108864";
-    server_conf(cmd->server)->max_body = v;
+    server_conf(cmd->server)->max_body = static_cast<apr_off_t>(v);
     return nullptr;
 }
 
 const char *set_queue(cmd_parms *cmd, void *, const char *length, const char *wait) {
-    char *end;
-    apr_int64_t n = apr_strtoi64(length, &end, 10);
-    if (*end || n < 0 || n > 100000)
+    long long n = 0;
+    if (!parse_count(length, 0, 100000, &n))
         return "PVLaunchQueue takes a queue length between 0 and 100000 (0: no queue) and a "
                "maximum wait in seconds";
-    double w = std::strtod(wait, &end);
-    if (*end || !(w > 0) || w > 86400)
+    double w = 0;
+    if (!parse_seconds(wait, 86400, true, &w))
         return "PVLaunchQueue: the maximum wait must be a number of seconds between 0 and 86400";
     ServerConf *sc = server_conf(cmd->server);
     sc->queue_length = static_cast<long>(n);
     sc->queue_wait = w;
     return nullptr;
-}
-
-const char *set_keep_finished(cmd_parms *cmd, void *, const char *arg) {
-    if (const char *err = check_global(cmd))
-        return err;
-    char *end;
-    double v = std::strtod(arg, &end);
-    if (*end || !(v >= 0) || v > 7 * 86400)
-        return "PVLaunchKeepFinished takes a number of seconds between 0 and 604800";
-    globals().keep_finished = v;
-    return nullptr;
-}
-
-// Global numbers of seconds: PVLaunchIdleTimeout, PVLaunchMaxLifetime.
-const char *set_seconds(cmd_parms *cmd, double *out, const char *arg) {
-    if (const char *err = check_global(cmd))
-        return err;
-    char *end;
-    double v = std::strtod(arg, &end);
-    if (*end || !(v >= 0) || v > 365 * 86400.0)
-        return apr_pstrcat(cmd->pool, cmd->cmd->name,
-                           " takes a number of seconds (0: no limit), at most 31536000", nullptr);
-    *out = v;
-    return nullptr;
-}
-
-const char *set_idle_timeout(cmd_parms *cmd, void *, const char *arg) {
-    return set_seconds(cmd, &globals().idle_timeout, arg);
-}
-
-const char *set_max_lifetime(cmd_parms *cmd, void *, const char *arg) {
-    return set_seconds(cmd, &globals().max_lifetime, arg);
 }
 
 // Like mod_env's PassEnv: the value is Apache's own, read when the config
@@ -176,7 +158,7 @@ const char *pass_env(cmd_parms *cmd, void *, const char *name) {
                      name, cmd->directive->filename, cmd->directive->line_num);
         return nullptr;
     }
-    auto &env = globals().pass_env;
+    auto &env = globals().settings.pass_env;
     auto same =
         std::find_if(env.begin(), env.end(), [name](const auto &kv) { return kv.first == name; });
     if (same != env.end())
@@ -246,16 +228,8 @@ char *map_function(request_rec *r, char *key) noexcept {
 apr_status_t reset_globals(void *) {
     Globals &g = globals();
     g.launchers.clear();
-    g.socket_path.clear();
-    g.app_user.clear();
-    g.app_group.clear();
-    g.stop_grace = 5.0;
-    g.keep_finished = 600.0;
-    g.idle_timeout = 0;
-    g.max_lifetime = 0;
-    g.queues.clear();
+    g.settings = Settings();
     g.api_bases.clear();
-    g.pass_env.clear();
     return APR_SUCCESS;
 }
 
@@ -322,7 +296,7 @@ int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) no
         return OK;
     }
     // A launcher's queue comes from the servers that use it; they must agree.
-    g.queues.assign(g.launchers.size(), QueueOptions());
+    g.settings.queues.assign(g.launchers.size(), QueueOptions());
     std::vector<server_rec *> set_by(g.launchers.size(), nullptr);
     for (server_rec *v = s; v; v = v->next) {
         const ServerConf *sc = server_conf(v);
@@ -331,7 +305,7 @@ int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) no
         QueueOptions q;
         q.max_length = static_cast<size_t>(sc->queue_length);
         q.max_wait = sc->queue_wait;
-        QueueOptions &have = g.queues[static_cast<size_t>(sc->launcher)];
+        QueueOptions &have = g.settings.queues[static_cast<size_t>(sc->launcher)];
         server_rec *&first = set_by[static_cast<size_t>(sc->launcher)];
         if (first && (have.max_length != q.max_length || have.max_wait != q.max_wait)) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v,

@@ -171,8 +171,8 @@ struct Waiting {
 class SessionDaemon {
   public:
     explicit SessionDaemon(const DaemonOptions &opts) : opts_(opts) {
-        if (!opts.state_path.empty())
-            journal_ = std::make_unique<StateJournal>(opts.state_path);
+        if (!opts.settings.state_path.empty())
+            journal_ = std::make_unique<StateJournal>(opts.settings.state_path);
         size_t ports = 0;
         for (const auto *cfg : opts.launchers) {
             pools_.emplace_back(cfg->resources);
@@ -796,7 +796,7 @@ std::string SessionDaemon::new_id() const {
 
 QueueOptions SessionDaemon::queue_options(int launcher) const {
     size_t l = static_cast<size_t>(launcher);
-    return l < opts_.queues.size() ? opts_.queues[l] : QueueOptions();
+    return l < opts_.settings.queues.size() ? opts_.settings.queues[l] : QueueOptions();
 }
 
 void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
@@ -952,7 +952,7 @@ SessionDaemon::Start SessionDaemon::start_launch(Launch &l, json_t *payload, int
     SpawnSpec spec;
     spec.argv = plan.argv;
     spec.dir = plan.dir;
-    spec.env = opts_.pass_env;
+    spec.env = opts_.settings.pass_env;
     spec.env.insert(spec.env.end(), plan.env.begin(), plan.env.end());
     spec.output_fd = out_fd;
     std::string spawn_error;
@@ -1076,9 +1076,9 @@ void SessionDaemon::finish_launch(const std::string &id, LaunchState state, cons
             log(LogLevel::warning, "PVL00039",
                 "launch " + id + ": no status notification: " + error);
     }
-    if (l.tracked && opts_.keep_finished > 0) {
-        forget_at_[id] =
-            Clock::now() + std::chrono::milliseconds(static_cast<long>(opts_.keep_finished * 1000));
+    if (l.tracked && opts_.settings.keep_finished > 0) {
+        forget_at_[id] = Clock::now() + std::chrono::milliseconds(
+                                            static_cast<long>(opts_.settings.keep_finished * 1000));
         kept_order_.push_back(id);
         // Bounded whatever the request rate: the oldest go first.
         while (kept_order_.size() > max_kept_launches) {
@@ -1258,8 +1258,8 @@ void SessionDaemon::stop_session(Session &s, Proc &p) {
     if (s.state != SessionState::stopping) {
         s.state = SessionState::stopping;
         backend_->signal(app_of(s), SIGTERM);
-        p.kill_deadline =
-            Clock::now() + std::chrono::milliseconds(static_cast<long>(opts_.stop_grace * 1000.0));
+        p.kill_deadline = Clock::now() + std::chrono::milliseconds(
+                                             static_cast<long>(opts_.settings.stop_grace * 1000.0));
     }
     if (was_ready)
         unpublish(s);
@@ -1365,12 +1365,12 @@ void SessionDaemon::handle_inotify() {
 }
 
 double SessionDaemon::idle_scan_interval() const {
-    return std::min(30.0, std::max(0.5, opts_.idle_timeout / 4));
+    return std::min(30.0, std::max(0.5, opts_.settings.idle_timeout / 4));
 }
 
 void SessionDaemon::check_limits(Clock::time_point now) {
     std::set<int> busy;
-    const bool scan = opts_.idle_timeout > 0 && now >= next_idle_scan_;
+    const bool scan = opts_.settings.idle_timeout > 0 && now >= next_idle_scan_;
     if (scan) {
         // Apache's proxy connections to an app end on the app's port: an
         // established socket there is a client.
@@ -1389,7 +1389,7 @@ void SessionDaemon::check_limits(Clock::time_point now) {
         next_idle_scan_ =
             now + std::chrono::milliseconds(static_cast<long>(idle_scan_interval() * 1000));
     }
-    if (!scan && opts_.max_lifetime <= 0)
+    if (!scan && opts_.settings.max_lifetime <= 0)
         return;
     for (const std::string &id : table_.ids()) {
         Session *s = table_.find(id);
@@ -1398,17 +1398,17 @@ void SessionDaemon::check_limits(Clock::time_point now) {
         Proc &p = procs_[id];
         char secs[32];
         std::string why;
-        if (opts_.max_lifetime > 0 &&
+        if (opts_.settings.max_lifetime > 0 &&
             now - p.started >=
-                std::chrono::milliseconds(static_cast<long>(opts_.max_lifetime * 1000))) {
-            std::snprintf(secs, sizeof secs, "%g", opts_.max_lifetime);
+                std::chrono::milliseconds(static_cast<long>(opts_.settings.max_lifetime * 1000))) {
+            std::snprintf(secs, sizeof secs, "%g", opts_.settings.max_lifetime);
             why = std::string("reached the maximum lifetime of ") + secs + " s";
         } else if (scan && s->state == SessionState::ready) {
             if (busy.count(s->port))
                 p.last_active = now;
-            else if (now - p.last_active >=
-                     std::chrono::milliseconds(static_cast<long>(opts_.idle_timeout * 1000))) {
-                std::snprintf(secs, sizeof secs, "%g", opts_.idle_timeout);
+            else if (now - p.last_active >= std::chrono::milliseconds(static_cast<long>(
+                                                opts_.settings.idle_timeout * 1000))) {
+                std::snprintf(secs, sizeof secs, "%g", opts_.settings.idle_timeout);
                 why = std::string("no client connection for ") + secs + " s";
             }
         }
@@ -1534,12 +1534,12 @@ int SessionDaemon::poll_timeout_ms() const {
         next = std::min(next, next_drain_);
     if (restart_pending_)
         next = std::min(next, claim_deadline_);
-    if (opts_.idle_timeout > 0 && table_.size() > 0)
+    if (opts_.settings.idle_timeout > 0 && table_.size() > 0)
         next = std::min(next, next_idle_scan_);
-    if (opts_.max_lifetime > 0)
+    if (opts_.settings.max_lifetime > 0)
         for (const auto &kv : procs_)
             next = std::min(next, kv.second.started + std::chrono::milliseconds(static_cast<long>(
-                                                          opts_.max_lifetime * 1000)));
+                                                          opts_.settings.max_lifetime * 1000)));
     for (const auto &kv : forget_at_)
         next = std::min(next, kv.second);
     int notifier_ms = notifier_.timeout_ms();
@@ -1810,9 +1810,10 @@ void SessionDaemon::begin_shutdown() {
     if (stopping_)
         return;
     stopping_ = true;
-    stop_deadline_ = Clock::now() +
-                     std::chrono::milliseconds(static_cast<long>(opts_.stop_grace * 1000.0)) +
-                     std::chrono::seconds(2);
+    stop_deadline_ =
+        Clock::now() +
+        std::chrono::milliseconds(static_cast<long>(opts_.settings.stop_grace * 1000.0)) +
+        std::chrono::seconds(2);
     log(LogLevel::info, "PVL00030",
         "stopping " + std::to_string(table_.size()) + " session(s) before exiting");
     std::vector<std::string> queued;

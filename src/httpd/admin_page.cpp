@@ -689,7 +689,7 @@ int do_action(request_rec *r, int launcher) {
     const std::string qid = "&id=" + url_param(id);
     if (action == "stop") {
         JsonPtr req(json_pack("{s:s, s:i, s:s}", "op", "delete", "l", launcher, "id", id.c_str()));
-        const int timeout = 30000 + static_cast<int>(globals().stop_grace * 1000);
+        const int timeout = 30000 + static_cast<int>(globals().settings.stop_grace * 1000);
         std::string answer;
         if (daemon_call(r, json_to_string(req.get()), timeout, false, &status, &answer) !=
             CallResult::ok)

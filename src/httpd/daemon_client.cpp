@@ -22,7 +22,7 @@ namespace pvl {
 namespace {
 
 int connect_daemon(request_rec *r) {
-    const std::string &path = globals().socket_path;
+    const std::string &path = globals().settings.socket_path;
     struct sockaddr_un addr;
     std::memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;

@@ -106,17 +106,7 @@ uint64_t fingerprint(const Globals &g) {
         mix(l->log_dir);
         mix(l->map_file);
     }
-    mix(g.socket_path);
-    mix(g.state_path);
-    mix(g.app_user);
-    mix(g.app_group);
-    mix(std::to_string(g.stop_grace));
-    mix(std::to_string(g.keep_finished));
-    mix(std::to_string(g.idle_timeout) + "/" + std::to_string(g.max_lifetime));
-    for (const auto &q : g.queues)
-        mix(std::to_string(q.max_length) + "/" + std::to_string(q.max_wait));
-    for (const auto &kv : g.pass_env)
-        mix(kv.first + "=" + kv.second);
+    mix(g.settings.identity());
     mix(std::to_string(ap_unixd_config.user_id));
     mix(std::to_string(geteuid()));
     return h;
@@ -192,20 +182,15 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     for (const auto &l : g.launchers)
         opts.launchers.push_back(l.get());
     opts.client_uid = ap_unixd_config.user_id;
-    opts.stop_grace = g.stop_grace;
     opts.table = &g.table;
-    opts.state_path = g.state_path;
-    opts.queues = g.queues;
-    opts.keep_finished = g.keep_finished;
-    opts.idle_timeout = g.idle_timeout;
-    opts.max_lifetime = g.max_lifetime;
-    opts.pass_env = g.pass_env;
+    opts.settings = g.settings;
     if (geteuid() == 0) {
         opts.apps_as.switch_user = true;
-        opts.apps_as.user = g.app_user;
-        opts.apps_as.group = g.app_group;
+        opts.apps_as.user = g.settings.app_user;
+        opts.apps_as.group = g.settings.app_group;
     }
-    const struct passwd *pw = geteuid() == 0 ? getpwnam(g.app_user.c_str()) : getpwuid(geteuid());
+    const struct passwd *pw =
+        geteuid() == 0 ? getpwnam(g.settings.app_user.c_str()) : getpwuid(geteuid());
     if (pw && pw->pw_dir)
         opts.apps_as.home = pw->pw_dir;
     log(LogLevel::info, "PVL00001", "session daemon started");
@@ -340,10 +325,10 @@ apr_status_t stop_session_daemon(void *data) {
     daemon_stopping = true;
     Retained *r = retained();
     if (r->pid > 0)
-        end_daemon(s, r->pid, SIGTERM, g.stop_grace);
+        end_daemon(s, r->pid, SIGTERM, g.settings.stop_grace);
     // A daemon that stopped its sessions removed its journal.
-    if (!g.state_path.empty() && access(g.state_path.c_str(), F_OK) == 0)
-        sweep_journal(s, g.state_path);
+    if (!g.settings.state_path.empty() && access(g.settings.state_path.c_str(), F_OK) == 0)
+        sweep_journal(s, g.settings.state_path);
     release_retained(r);
     g.table = SharedTable();
     return APR_SUCCESS;
@@ -416,7 +401,7 @@ bool keep_running_daemon(server_rec *s, uint64_t fp) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      "PVL00214: the launcher configuration changed; handing the sessions "
                      "over to a new session daemon");
-        end_daemon(s, r->pid, SIGUSR1, g.stop_grace);
+        end_daemon(s, r->pid, SIGUSR1, g.settings.stop_grace);
     }
     release_retained(r);
     return false;
@@ -439,19 +424,19 @@ void protect_shared_table() {
 int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     Globals &g = globals();
     daemon_stopping = false;
-    if (g.socket_path.empty())
-        g.socket_path = ap_runtime_dir_relative(pconf, "pvlaunch.sock");
-    g.state_path = ap_runtime_dir_relative(pconf, "pvlaunch.state");
-    if (g.app_user.empty()) {
-        g.app_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";
-        g.app_group = ap_unixd_config.group_name ? ap_unixd_config.group_name : "";
+    if (g.settings.socket_path.empty())
+        g.settings.socket_path = ap_runtime_dir_relative(pconf, "pvlaunch.sock");
+    g.settings.state_path = ap_runtime_dir_relative(pconf, "pvlaunch.state");
+    if (g.settings.app_user.empty()) {
+        g.settings.app_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";
+        g.settings.app_group = ap_unixd_config.group_name ? ap_unixd_config.group_name : "";
     }
     if (geteuid() == 0) {
-        const struct passwd *pw = getpwnam(g.app_user.c_str());
+        const struct passwd *pw = getpwnam(g.settings.app_user.c_str());
         if (!pw) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          "PVL00207: the user %s for applications does not exist",
-                         g.app_user.c_str());
+                         g.settings.app_user.c_str());
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (pw->pw_uid == 0) {
@@ -485,10 +470,10 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     if (!map_shared_table(s))
         return HTTP_INTERNAL_SERVER_ERROR;
     Retained *r = retained();
-    r->listen_fd = bind_control_socket(s, g.socket_path);
+    r->listen_fd = bind_control_socket(s, g.settings.socket_path);
     if (r->listen_fd < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
-    std::snprintf(r->socket_path, sizeof r->socket_path, "%s", g.socket_path.c_str());
+    std::snprintf(r->socket_path, sizeof r->socket_path, "%s", g.settings.socket_path.c_str());
     r->fingerprint = fp;
     fork_daemon(s);
     return r->pid > 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
@@ -500,7 +485,7 @@ void stop_retained_daemon(server_rec *s) {
         return;
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  "PVL00215: no PVLaunchConfig any more; stopping the session daemon");
-    end_daemon(s, r->pid, SIGTERM, globals().stop_grace);
+    end_daemon(s, r->pid, SIGTERM, globals().settings.stop_grace);
     release_retained(r);
 }
 

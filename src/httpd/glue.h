@@ -2,8 +2,8 @@
 // read (pre_config resets it), since the DSO is reloaded on every restart.
 #pragma once
 #include "../core/config.h"
+#include "../core/settings.h"
 #include "../core/shared_table.h"
-#include "../daemon/session_daemon.h"
 
 // httpd.h first: http_config.h needs its types.
 #include <httpd.h>
@@ -29,17 +29,7 @@ struct ServerConf {
 
 struct Globals {
     std::vector<std::unique_ptr<LauncherConfig>> launchers;
-    std::string socket_path; // from PVLaunchSocket, or the runtime dir
-    std::string state_path;  // the daemon's persisted table, in the runtime dir
-    std::string app_user;    // from PVLaunchUser, or Apache's User
-    std::string app_group;
-    double stop_grace = 5.0;
-    double keep_finished = 600.0;     // PVLaunchKeepFinished
-    double idle_timeout = 0;          // PVLaunchIdleTimeout
-    double max_lifetime = 0;          // PVLaunchMaxLifetime
-    std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
-    // PVLaunchPassEnv: names and Apache's values, read with the config.
-    std::vector<std::pair<std::string, std::string>> pass_env;
+    Settings settings;                  // every tunable, with its default
     std::vector<std::string> api_bases; // <Location> paths setting one of our handlers
     // Written by the daemon, read by the children (mapped before both forks).
     SharedTable table;

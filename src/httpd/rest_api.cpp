@@ -330,11 +330,11 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     if (notify)
         json_object_set_new(req.get(), "notify", json_string(notify));
     const LauncherConfig &cfg = *globals().launchers[static_cast<size_t>(launcher)];
-    const QueueOptions q = static_cast<size_t>(launcher) < globals().queues.size()
-                               ? globals().queues[static_cast<size_t>(launcher)]
+    const QueueOptions q = static_cast<size_t>(launcher) < globals().settings.queues.size()
+                               ? globals().settings.queues[static_cast<size_t>(launcher)]
                                : QueueOptions();
-    int timeout_ms =
-        static_cast<int>((cfg.timeout + q.max_wait + globals().stop_grace + 30.0) * 1000.0);
+    int timeout_ms = static_cast<int>(
+        (cfg.timeout + q.max_wait + globals().settings.stop_grace + 30.0) * 1000.0);
     int status = 0;
     std::string answer;
     CallResult res =
@@ -362,8 +362,9 @@ int session_op(request_rec *r, int launcher, const char *op, const std::string &
                       ",\"id\":\"" + id + "\"}";
     int status = 0;
     std::string answer;
-    CallResult res = daemon_call(r, req, 30000 + static_cast<int>(globals().stop_grace * 1000),
-                                 false, &status, &answer);
+    CallResult res =
+        daemon_call(r, req, 30000 + static_cast<int>(globals().settings.stop_grace * 1000), false,
+                    &status, &answer);
     return relay_resource(r, res, status, answer);
 }
 
