@@ -1,15 +1,70 @@
 // The control protocol between Apache's children and the session daemon, over
-// a Unix stream socket, one exchange per connection:
-//   request:  one JSON object on one line, e.g. {"op":"get","l":0,"id":"..."}
-//             ops: create (with "payload"), get, delete, map
-//   response: "<status> <length>\n" followed by <length> bytes of body
+// a Unix stream socket, one exchange per connection.
+//
+// Request: one JSON object on one line, built and read only through
+// encode_request/decode_request below. "op" names the operation; "l" is the
+// launcher (the index of its PVLaunchConfig) for every op but map and stats;
+// ids are sent and read in canonical (lower) case.
+//   create   payload (object), base (the handler's path), async (seed 004:
+//            answer 202 at once), form (seed 004's form interface: every
+//            parameter required), notify (Status-Location URL)
+//            -> the session (200), the launch resource (202), or an error
+//   get      id -> the session or launch resource
+//   delete   id -> the same, once the session is gone
+//   list     -> {"launches": [...]}: running and waiting launches
+//   reorder  ids (list), direction (top, up, down, bottom) -> the new list
+//   logtail  id -> {"id", "log"}: the last lines of a session's log
+//   watch    id -> 200, then the launch's events as Server-Sent Events until
+//            it ends
+//   map      id -> "host:port" of a ready session (no "l")
+//   stats    -> the daemon's counters for metrics and mod_status (no "l")
+// Response: "<status> <length>\n" followed by <length> bytes of body.
 #pragma once
+#include "json.h"
+
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace pvl {
 
 constexpr size_t max_request_line = 1024 * 1024;
+
+enum class Op { create, get, del, list, reorder, logtail, watch, map, stats };
+
+// "create", "get", "delete"...
+const char *op_name(Op op);
+
+struct ControlRequest {
+    Op op = Op::get;
+    int launcher = 0;
+    std::string id;
+    // create
+    JsonPtr payload;
+    std::string base;
+    bool async = false;
+    bool form = false;
+    std::string notify;
+    // reorder
+    std::vector<std::string> ids;
+    std::string direction;
+};
+
+// One line, without its newline.
+std::string encode_request(const ControlRequest &req);
+
+// The request line of an op that needs no more than a launcher and an id.
+inline std::string encode_request(Op op, int launcher, const std::string &id = std::string()) {
+    ControlRequest req;
+    req.op = op;
+    req.launcher = launcher;
+    req.id = id;
+    return encode_request(req);
+}
+
+// False with *error set for a line that is not a request of this protocol
+// (malformed JSON, an unknown op, a field of the wrong type or missing).
+bool decode_request(const std::string &line, ControlRequest *out, std::string *error);
 
 inline std::string frame_response(int status, const std::string &body) {
     return std::to_string(status) + " " + std::to_string(body.size()) + "\n" + body;

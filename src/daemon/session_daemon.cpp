@@ -191,7 +191,7 @@ class SessionDaemon {
     void respond(int fd, int status, const std::string &body);
     void flush_conn(Conn &c);
     void dispatch(int fd, const std::string &line);
-    void op_create(int fd, int launcher, json_t *req);
+    void op_create(int fd, int launcher, const ControlRequest &req);
     void op_get(int fd, int launcher, const std::string &id);
     void op_delete(int fd, int launcher, const std::string &id);
     void op_map(int fd, const std::string &id);
@@ -204,7 +204,7 @@ class SessionDaemon {
     void emit(const std::string &id, const char *event, JsonPtr data);
     void emit_positions(int launcher);
     void end_watchers(const std::string &id, const char *state);
-    void op_reorder(int fd, int launcher, json_t *req);
+    void op_reorder(int fd, int launcher, const ControlRequest &req);
 
     // Launches (seed 004): every create is one; it waits in the queue when
     // the launcher is at capacity, runs as a session, then ends.
@@ -454,46 +454,54 @@ void SessionDaemon::handle_conn_io(int fd, short revents) {
 }
 
 void SessionDaemon::dispatch(int fd, const std::string &line) {
-    json_error_t jerr;
-    JsonPtr req(json_loadb(line.data(), line.size(), 0, &jerr));
-    const char *op = req ? json_string_value(json_object_get(req.get(), "op")) : nullptr;
-    if (!op) {
-        respond(fd, 400, error_body("malformed control request"));
+    ControlRequest req;
+    std::string error;
+    if (!decode_request(line, &req, &error)) {
+        respond(fd, 400, error_body(error));
         return;
     }
-    std::string id;
-    if (const char *s = json_string_value(json_object_get(req.get(), "id")))
-        id = canonical_session_id(s, std::strlen(s));
-    if (std::strcmp(op, "map") == 0) {
+    const std::string &id = req.id;
+    switch (req.op) {
+    case Op::map:
         op_map(fd, id);
         return;
-    }
-    if (std::strcmp(op, "stats") == 0) {
+    case Op::stats:
         op_stats(fd);
         return;
+    default:
+        break;
     }
-    json_int_t l = json_integer_value(json_object_get(req.get(), "l"));
-    if (l < 0 || static_cast<size_t>(l) >= opts_.launchers.size()) {
+    if (static_cast<size_t>(req.launcher) >= opts_.launchers.size()) {
         respond(fd, 500, error_body("no launcher config for this server"));
         return;
     }
-    int launcher = static_cast<int>(l);
-    if (std::strcmp(op, "create") == 0)
-        op_create(fd, launcher, req.get());
-    else if (std::strcmp(op, "list") == 0)
+    const int launcher = req.launcher;
+    switch (req.op) {
+    case Op::create:
+        op_create(fd, launcher, req);
+        break;
+    case Op::list:
         op_list(fd, launcher);
-    else if (std::strcmp(op, "reorder") == 0)
-        op_reorder(fd, launcher, req.get());
-    else if (std::strcmp(op, "logtail") == 0)
+        break;
+    case Op::reorder:
+        op_reorder(fd, launcher, req);
+        break;
+    case Op::logtail:
         op_logtail(fd, launcher, id);
-    else if (std::strcmp(op, "watch") == 0)
+        break;
+    case Op::watch:
         op_watch(fd, launcher, id);
-    else if (std::strcmp(op, "get") == 0)
+        break;
+    case Op::get:
         op_get(fd, launcher, id);
-    else if (std::strcmp(op, "delete") == 0)
+        break;
+    case Op::del:
         op_delete(fd, launcher, id);
-    else
-        respond(fd, 400, error_body("unknown control operation"));
+        break;
+    case Op::map:
+    case Op::stats:
+        break;
+    }
 }
 
 void SessionDaemon::op_map(int fd, const std::string &id) {
@@ -744,20 +752,14 @@ void SessionDaemon::op_stats(int fd) {
     respond(fd, 200, json_to_string(j.get()));
 }
 
-void SessionDaemon::op_reorder(int fd, int launcher, json_t *req) {
+void SessionDaemon::op_reorder(int fd, int launcher, const ControlRequest &req) {
     LaunchQueue::Direction d;
-    const char *dir = json_string_value(json_object_get(req, "direction"));
-    if (!dir || !LaunchQueue::parse_direction(dir, &d)) {
+    const std::string &dir = req.direction;
+    if (!LaunchQueue::parse_direction(dir.c_str(), &d)) {
         respond(fd, 400, error_body("direction must be top, up, down or bottom"));
         return;
     }
-    std::vector<std::string> ids;
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(req, "ids"), i, v) {
-        if (const char *id = json_string_value(v))
-            ids.push_back(canonical_session_id(id, std::strlen(id)));
-    }
+    const std::vector<std::string> &ids = req.ids;
     if (ids.empty()) {
         respond(fd, 400, error_body("give the launches to move as id parameters"));
         return;
@@ -799,11 +801,11 @@ QueueOptions SessionDaemon::queue_options(int launcher) const {
     return l < opts_.settings.queues.size() ? opts_.settings.queues[l] : QueueOptions();
 }
 
-void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
-    json_t *payload = json_object_get(req, "payload");
-    const bool async = json_is_true(json_object_get(req, "async"));
-    const char *notify = json_string_value(json_object_get(req, "notify"));
-    const char *base = json_string_value(json_object_get(req, "base"));
+void SessionDaemon::op_create(int fd, int launcher, const ControlRequest &req) {
+    json_t *payload = req.payload.get();
+    const bool async = req.async;
+    const char *notify = req.notify.empty() ? nullptr : req.notify.c_str();
+    const char *base = req.base.empty() ? nullptr : req.base.c_str();
     if (stopping_) {
         respond(fd, 503, error_body("the launcher is shutting down"));
         return;
@@ -835,7 +837,7 @@ void SessionDaemon::op_create(int fd, int launcher, json_t *req) {
     l.request_time = now;
     l.arguments = launch_arguments(payload);
     l.tracked = async;
-    l.all_parameters = json_is_true(json_object_get(req, "form"));
+    l.all_parameters = req.form;
     l.status_location = notify ? notify : "";
     l.add_log("progress", "launch of " + app + " requested", now);
     const std::string id = l.id;

@@ -21,6 +21,7 @@
 #include "../core/ids.h"
 #include "../core/json.h"
 #include "../core/launch_format.h"
+#include "../core/protocol.h"
 #include "daemon_client.h"
 #include "glue.h"
 
@@ -391,7 +392,7 @@ int daemon_unavailable(request_rec *r) {
 }
 
 std::string list_request(int launcher) {
-    return "{\"op\":\"list\",\"l\":" + std::to_string(launcher) + "}";
+    return encode_request(Op::list, launcher);
 }
 
 // ---- the page ------------------------------------------------------------------
@@ -464,7 +465,7 @@ int show_page(request_rec *r, int launcher) {
     if (!json_is_array(launches) || status != HTTP_OK)
         return daemon_unavailable(r);
     int stats_status = 0;
-    JsonPtr stats = call_daemon(r, "{\"op\":\"stats\"}", 5000, &stats_status);
+    JsonPtr stats = call_daemon(r, encode_request(Op::stats, 0), 5000, &stats_status);
     if (stats_status != HTTP_OK)
         stats.reset();
 
@@ -597,9 +598,8 @@ int show_log(request_rec *r, int launcher, const std::string &id) {
     if (!valid_session_id(id))
         return send_error_page(r, HTTP_NOT_FOUND, "No such session",
                                "There is no running session with that id.");
-    JsonPtr req(json_pack("{s:s, s:i, s:s}", "op", "logtail", "l", launcher, "id", id.c_str()));
     int status = 0;
-    JsonPtr answer = call_daemon(r, json_to_string(req.get()), 30000, &status);
+    JsonPtr answer = call_daemon(r, encode_request(Op::logtail, launcher, id), 30000, &status);
     if (!answer)
         return daemon_unavailable(r);
     if (status == HTTP_NOT_FOUND)
@@ -688,11 +688,10 @@ int do_action(request_rec *r, int launcher) {
     int status = 0;
     const std::string qid = "&id=" + url_param(id);
     if (action == "stop") {
-        JsonPtr req(json_pack("{s:s, s:i, s:s}", "op", "delete", "l", launcher, "id", id.c_str()));
         const int timeout = 30000 + static_cast<int>(globals().settings.stop_grace * 1000);
         std::string answer;
-        if (daemon_call(r, json_to_string(req.get()), timeout, false, &status, &answer) !=
-            CallResult::ok)
+        if (daemon_call(r, encode_request(Op::del, launcher, id), timeout, false, &status,
+                        &answer) != CallResult::ok)
             return see_other(r, "done=unavailable");
         if (status == HTTP_NOT_FOUND)
             return see_other(r, "done=gone" + qid);
@@ -706,11 +705,13 @@ int do_action(request_rec *r, int launcher) {
         if (!is_direction(direction))
             return send_error_page(r, HTTP_BAD_REQUEST, "Bad form",
                                    "The direction must be top, up, down or bottom.");
-        JsonPtr req(json_pack("{s:s, s:i, s:[s], s:s}", "op", "reorder", "l", launcher, "ids",
-                              id.c_str(), "direction", direction.c_str()));
+        ControlRequest req;
+        req.op = Op::reorder;
+        req.launcher = launcher;
+        req.ids = {id};
+        req.direction = direction;
         std::string answer;
-        if (daemon_call(r, json_to_string(req.get()), 30000, false, &status, &answer) !=
-            CallResult::ok)
+        if (daemon_call(r, encode_request(req), 30000, false, &status, &answer) != CallResult::ok)
             return see_other(r, "done=unavailable");
         if (status == HTTP_BAD_REQUEST)
             return see_other(r, "done=not-waiting" + qid);

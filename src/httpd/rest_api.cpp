@@ -318,17 +318,14 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     if (async && negotiate_media_type(apr_table_get(r->headers_in, "Accept")) == MediaType::none)
         return send_error(r, HTTP_NOT_ACCEPTABLE,
                           "the launch is available as application/json or application/xml");
-    JsonPtr req(json_object());
-    json_object_set_new(req.get(), "op", json_string("create"));
-    json_object_set_new(req.get(), "l", json_integer(launcher));
-    json_object_set(req.get(), "payload", payload.get());
-    json_object_set_new(req.get(), "base", json_stringn(base.data(), base.size()));
-    if (async)
-        json_object_set_new(req.get(), "async", json_true());
-    if (form_app)
-        json_object_set_new(req.get(), "form", json_true());
-    if (notify)
-        json_object_set_new(req.get(), "notify", json_string(notify));
+    ControlRequest req;
+    req.op = Op::create;
+    req.launcher = launcher;
+    req.payload = std::move(payload);
+    req.base = base;
+    req.async = async;
+    req.form = form_app != nullptr;
+    req.notify = notify ? notify : "";
     const LauncherConfig &cfg = *globals().launchers[static_cast<size_t>(launcher)];
     const QueueOptions q = static_cast<size_t>(launcher) < globals().settings.queues.size()
                                ? globals().settings.queues[static_cast<size_t>(launcher)]
@@ -337,8 +334,7 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
         (cfg.timeout + q.max_wait + globals().settings.stop_grace + 30.0) * 1000.0);
     int status = 0;
     std::string answer;
-    CallResult res =
-        daemon_call(r, json_to_string(req.get()), timeout_ms, !async, &status, &answer);
+    CallResult res = daemon_call(r, encode_request(req), timeout_ms, !async, &status, &answer);
     if (res == CallResult::ok && async && status == HTTP_ACCEPTED) {
         JsonPtr j(json_loads(answer.c_str(), 0, nullptr));
         const char *id =
@@ -357,9 +353,8 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     return relay_resource(r, res, status, answer);
 }
 
-int session_op(request_rec *r, int launcher, const char *op, const std::string &id) {
-    std::string req = std::string("{\"op\":\"") + op + "\",\"l\":" + std::to_string(launcher) +
-                      ",\"id\":\"" + id + "\"}";
+int session_op(request_rec *r, int launcher, Op op, const std::string &id) {
+    const std::string req = encode_request(op, launcher, id);
     int status = 0;
     std::string answer;
     CallResult res =
@@ -374,8 +369,7 @@ int session_op(request_rec *r, int launcher, const char *op, const std::string &
 int events_stream(request_rec *r, int launcher, const std::string &id) {
     if (r->method_number != M_GET)
         return method_not_allowed(r, "GET");
-    const int fd = daemon_open(r, "{\"op\":\"watch\",\"l\":" + std::to_string(launcher) +
-                                      ",\"id\":\"" + id + "\"}");
+    const int fd = daemon_open(r, encode_request(Op::watch, launcher, id));
     if (fd < 0)
         return send_error(r, HTTP_SERVICE_UNAVAILABLE,
                           "the session daemon is not available; try again later");
@@ -483,35 +477,31 @@ int admin_op(request_rec *r, int launcher) {
         if (negotiate_media_type(apr_table_get(r->headers_in, "Accept")) == MediaType::none)
             return send_error(r, HTTP_NOT_ACCEPTABLE,
                               "the queue is available as application/json or application/xml");
-        res = daemon_call(r, "{\"op\":\"list\",\"l\":" + std::to_string(launcher) + "}", 30000,
-                          false, &status, &answer);
+        res = daemon_call(r, encode_request(Op::list, launcher), 30000, false, &status, &answer);
         return relay_resource(r, res, status, answer);
     }
     Fields query;
     std::string error;
     if (r->args && !parse_urlencoded(r->args, &query, &error))
         return send_error(r, HTTP_BAD_REQUEST, "bad query string: " + error);
-    JsonPtr req(json_object());
-    json_t *ids = json_array();
-    json_object_set_new(req.get(), "op", json_string("reorder"));
-    json_object_set_new(req.get(), "l", json_integer(launcher));
-    json_object_set_new(req.get(), "ids", ids);
+    ControlRequest req;
+    req.op = Op::reorder;
+    req.launcher = launcher;
     bool has_direction = false;
     for (const auto &kv : query) {
         if (kv.first == "id") {
             if (!valid_session_id(kv.second))
                 return send_error(r, HTTP_BAD_REQUEST, "no waiting launch with such an id");
-            json_array_append_new(ids, json_string(kv.second.c_str()));
+            req.ids.push_back(canonical_session_id(kv.second));
         } else if (kv.first == "direction" && !has_direction) {
             has_direction = true;
-            json_object_set_new(req.get(), "direction",
-                                json_stringn(kv.second.data(), kv.second.size()));
+            req.direction = kv.second;
         }
     }
     if (!has_direction)
         return send_error(r, HTTP_BAD_REQUEST,
                           "the direction parameter is missing (top, up, down or bottom)");
-    res = daemon_call(r, json_to_string(req.get()), 30000, false, &status, &answer);
+    res = daemon_call(r, encode_request(req), 30000, false, &status, &answer);
     return relay_resource(r, res, status, answer);
 }
 
@@ -567,13 +557,13 @@ int rest_handler(request_rec *r) {
                 return send_error(r, HTTP_NOT_FOUND,
                                   "no session with id " + id +
                                       " (it has ended, or the id is wrong)");
-            return session_op(r, launcher, "get", id);
+            return session_op(r, launcher, Op::get, id);
         case SharedTable::Lookup::body_elsewhere:
-            return session_op(r, launcher, "get", id);
+            return session_op(r, launcher, Op::get, id);
         }
     }
     if (r->method_number == M_DELETE)
-        return session_op(r, launcher, "delete", id);
+        return session_op(r, launcher, Op::del, id);
     return method_not_allowed(r, "GET, HEAD, DELETE");
 }
 
@@ -582,7 +572,8 @@ JsonPtr daemon_stats(request_rec *r) {
     int status = 0;
     std::string answer;
     if (globals().launchers.empty() ||
-        daemon_call(r, "{\"op\":\"stats\"}", 5000, false, &status, &answer) != CallResult::ok ||
+        daemon_call(r, encode_request(Op::stats, 0), 5000, false, &status, &answer) !=
+            CallResult::ok ||
         status != 200)
         return JsonPtr();
     return JsonPtr(json_loads(answer.c_str(), 0, nullptr));
@@ -639,7 +630,7 @@ char *rewrite_map_lookup(request_rec *r, char *key) {
     case SharedTable::Lookup::body_elsewhere:
         break; // the daemon was busy writing: ask it
     }
-    std::string req = "{\"op\":\"map\",\"id\":\"" + id + "\"}";
+    const std::string req = encode_request(Op::map, 0, id);
     int status = 0;
     std::string answer;
     if (daemon_call(r, req, 5000, false, &status, &answer) != CallResult::ok || status != 200)

@@ -1,7 +1,10 @@
-// Framing of daemon responses: src/core/protocol.h.
+// The control protocol: typed requests and framed responses,
+// src/core/protocol.h.
 #include "core/protocol.h"
 
+#include <cstring>
 #include <string>
+#include <vector>
 
 // Last: cmocka defines fail() and friends, which clash with <ios>.
 #include "unit.h"
@@ -96,6 +99,103 @@ void malformed_headers_are_rejected(void **) {
     }
 }
 
+ControlRequest decoded(const std::string &line) {
+    ControlRequest req;
+    std::string error;
+    if (!decode_request(line, &req, &error))
+        fail_msg("%s: %s", line.c_str(), error.c_str());
+    return req;
+}
+
+std::string refused(const std::string &line) {
+    ControlRequest req;
+    std::string error;
+    if (decode_request(line, &req, &error))
+        fail_msg("%s was accepted", line.c_str());
+    assert_false(error.empty());
+    return error;
+}
+
+void every_op_round_trips(void **) {
+    const Op ops[] = {Op::create,  Op::get,   Op::del, Op::list, Op::reorder,
+                      Op::logtail, Op::watch, Op::map, Op::stats};
+    for (Op op : ops) {
+        ControlRequest req;
+        req.op = op;
+        req.launcher = 3;
+        req.id = "abc123";
+        req.payload.reset(json_pack("{s:s, s:i}", "application", "vis", "n", 1));
+        req.base = "/paraview";
+        req.async = true;
+        req.form = true;
+        req.notify = "https://x/cb";
+        req.ids = {"a1", "b2"};
+        req.direction = "top";
+        const std::string line = encode_request(req);
+        assert_null(std::strchr(line.c_str(), '\n'));
+        ControlRequest back = decoded(line);
+        assert_true(back.op == op);
+        assert_string_equal(op_name(back.op), op_name(op));
+        const bool has_launcher = op != Op::map && op != Op::stats;
+        assert_int_equal(back.launcher, has_launcher ? 3 : 0);
+        const bool has_id =
+            op == Op::get || op == Op::del || op == Op::logtail || op == Op::watch || op == Op::map;
+        assert_str_eq(back.id, has_id ? "abc123" : "");
+        if (op == Op::create) {
+            assert_str_eq(json_to_string(back.payload.get()), "{\"application\":\"vis\",\"n\":1}");
+            assert_str_eq(back.base, "/paraview");
+            assert_true(back.async && back.form);
+            assert_str_eq(back.notify, "https://x/cb");
+        } else {
+            assert_null(back.payload.get());
+            assert_false(back.async || back.form);
+        }
+        if (op == Op::reorder) {
+            assert_int_equal(back.ids.size(), 2);
+            assert_str_eq(back.ids[1], "b2");
+            assert_str_eq(back.direction, "top");
+        } else {
+            assert_true(back.ids.empty());
+        }
+    }
+    assert_string_equal(op_name(Op::del), "delete");
+}
+
+void ids_are_canonical_on_the_wire(void **) {
+    ControlRequest req = decoded("{\"op\":\"get\",\"l\":0,\"id\":\"AbC\"}");
+    assert_str_eq(req.id, "abc");
+    req = decoded("{\"op\":\"reorder\",\"l\":1,\"ids\":[\"X1\",\"y2\"],\"direction\":\"up\"}");
+    assert_str_eq(req.ids[0], "x1");
+    assert_int_equal(req.launcher, 1);
+    // A create without a payload object is a client error, not a crash.
+    assert_contains(refused("{\"op\":\"create\",\"l\":0}"), "JSON object");
+    assert_contains(refused("{\"op\":\"create\",\"l\":0,\"payload\":[1]}"), "JSON object");
+}
+
+void bad_requests_are_refused(void **) {
+    assert_contains(refused(""), "malformed");
+    assert_contains(refused("not json"), "malformed");
+    assert_contains(refused("[1]"), "malformed");
+    assert_contains(refused("{}"), "no op");
+    assert_contains(refused("{\"op\":5}"), "no op");
+    assert_contains(refused("{\"op\":\"explode\"}"), "unknown");
+    assert_contains(refused("{\"op\":\"get\",\"id\":\"a\"}"), "launcher");
+    assert_contains(refused("{\"op\":\"get\",\"l\":-1,\"id\":\"a\"}"), "launcher");
+    assert_contains(refused("{\"op\":\"get\",\"l\":\"0\",\"id\":\"a\"}"), "launcher");
+    assert_contains(refused("{\"op\":\"get\",\"l\":0,\"id\":7}"), "id");
+    assert_contains(refused("{\"op\":\"reorder\",\"l\":0,\"ids\":[1]}"), "ids");
+    assert_contains(refused("{\"op\":\"reorder\",\"l\":0,\"direction\":1}"), "direction");
+    // map and stats need no launcher.
+    assert_true(decoded("{\"op\":\"stats\"}").op == Op::stats);
+    assert_str_eq(decoded("{\"op\":\"map\",\"id\":\"q\"}").id, "q");
+    // The short form builds the same line.
+    ControlRequest full;
+    full.op = Op::watch;
+    full.launcher = 2;
+    full.id = "w";
+    assert_str_eq(encode_request(Op::watch, 2, "w"), encode_request(full));
+}
+
 } // namespace
 
 int run_protocol_tests(void) {
@@ -104,6 +204,9 @@ int run_protocol_tests(void) {
         cmocka_unit_test(frame_round_trip),
         cmocka_unit_test(header_values_are_parsed),
         cmocka_unit_test(malformed_headers_are_rejected),
+        cmocka_unit_test(every_op_round_trips),
+        cmocka_unit_test(ids_are_canonical_on_the_wire),
+        cmocka_unit_test(bad_requests_are_refused),
     };
     return cmocka_run_group_tests_name("protocol", tests, nullptr, nullptr);
 }
