@@ -24,6 +24,7 @@
 #include "../core/protocol.h"
 #include "daemon_client.h"
 #include "glue.h"
+#include "request.h"
 
 #include <apr_strings.h>
 #include <http_core.h>

@@ -50,23 +50,17 @@ void stop_retained_daemon(server_rec *s);
 // In each child: the shared table becomes read-only there.
 void protect_shared_table();
 
-// rest_api.cpp
+// rest_api.cpp: SetHandler pvlaunch.
 int rest_handler(request_rec *r);
-
-// The URL path of the <Location> that set our handler, without a trailing
-// '/' ("" for the root or a pattern section).
-std::string handler_base(request_rec *r);
-
-enum class BodyRead { ok, too_large, filter_error };
-// Reads the whole request body, at most `limit` bytes. On a filter error
-// (LimitRequestBody, a broken chunked body...) *filter_status is what the
-// handler must return.
-BodyRead read_body(request_rec *r, std::string *out, int *filter_status, apr_off_t limit);
+// event_stream.cpp: GET <location>/<id>/events.
+int events_stream(request_rec *r, int launcher, const std::string &id);
+// metrics_status.cpp: SetHandler pvlaunch-metrics, and mod_status's section
+// (flags: AP_STATUS_SHORT for ?auto).
 int metrics_handler(request_rec *r);
+int status_section(request_rec *r, int flags);
 // admin_page.cpp: SetHandler pvlaunch-admin.
 int admin_page_handler(request_rec *r);
-// mod_status's section (flags: AP_STATUS_SHORT for ?auto).
-int status_section(request_rec *r, int flags);
+// rewrite_map.cpp: int:pvsession.
 char *rewrite_map_lookup(request_rec *r, char *key);
 
 } // namespace pvl

@@ -2,8 +2,8 @@
 //   POST   <location>       create a session (JSON body, any Content-Type)
 //   GET    <location>/<id>  the session object
 //   DELETE <location>/<id>  stop the session, answer its object
-// and the int:pvsession RewriteMap function. Every answer is JSON, errors
-// are {"error": "..."}.
+// Every answer is JSON, errors are {"error": "..."}. The progress stream of
+// a launch is event_stream.cpp, the RewriteMap rewrite_map.cpp.
 //
 // Seed 004's launch interface on the same URLs, for clients that ask for it:
 //   POST <location> with "Prefer: respond-async" (JSON body), or
@@ -18,11 +18,11 @@
 #include "../core/json.h"
 #include "../core/launch_format.h"
 #include "../core/launch_plan.h"
-#include "../core/metrics.h"
 #include "../core/protocol.h"
 #include "../core/template.h"
 #include "daemon_client.h"
 #include "glue.h"
+#include "request.h"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -30,153 +30,12 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include <cerrno>
 #include <cstring>
-#include <poll.h>
 #include <set>
-#include <sys/socket.h>
-#include <unistd.h>
 
 APLOG_USE_MODULE(pvlaunch);
 
 namespace pvl {
-namespace {
-
-int send_json(request_rec *r, int status, const std::string &body) {
-    r->status = status;
-    ap_set_content_type(r, "application/json");
-    // Session objects carry secrets.
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, static_cast<apr_off_t>(body.size()));
-    if (!r->header_only)
-        ap_rwrite(body.data(), static_cast<int>(body.size()), r);
-    return OK;
-}
-
-int send_error(request_rec *r, int status, const std::string &message) {
-    JsonPtr j(json_object());
-    json_object_set_new(j.get(), "error", json_stringn(message.data(), message.size()));
-    return send_json(r, status, json_to_string(j.get()));
-}
-
-int method_not_allowed(request_rec *r, const char *allow) {
-    apr_table_setn(r->headers_out, "Allow", allow);
-    return send_error(r, HTTP_METHOD_NOT_ALLOWED,
-                      std::string("method ") + r->method +
-                          " is not allowed here (allowed: " + allow + ")");
-}
-
-int relay(request_rec *r, CallResult res, int status, const std::string &body) {
-    if (res == CallResult::client_gone) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "PVL00103: client went away during the launch; launch abandoned");
-        return send_error(r, HTTP_SERVICE_UNAVAILABLE, "client went away");
-    }
-    if (res != CallResult::ok)
-        return send_error(r, HTTP_SERVICE_UNAVAILABLE,
-                          "the session daemon is not available; try again later");
-    return send_json(r, status, body);
-}
-
-// The daemon wraps seed 004 resources as {"launch": {...}} or {"launches":
-// [...]}; they are answered as JSON or XML as the client's Accept asks.
-// Anything else (ParaViewWeb session objects, errors) is JSON as before.
-int send_resource(request_rec *r, int status, const std::string &body) {
-    JsonPtr j(json_loadb(body.data(), body.size(), 0, nullptr));
-    const char *root = nullptr;
-    json_t *inner = nullptr;
-    if (json_is_object(j.get()) && json_object_size(j.get()) == 1) {
-        if ((inner = json_object_get(j.get(), "launch")))
-            root = "launch";
-        else if ((inner = json_object_get(j.get(), "launches")))
-            root = "launches";
-    }
-    if (!root)
-        return send_json(r, status, body);
-    apr_table_mergen(r->headers_out, "Vary", "Accept");
-    MediaType type = negotiate_media_type(apr_table_get(r->headers_in, "Accept"));
-    if (type == MediaType::none)
-        return send_error(r, HTTP_NOT_ACCEPTABLE,
-                          "this resource is available as application/json or application/xml");
-    if (type == MediaType::json)
-        return send_json(r, status, json_to_string(inner));
-    std::string xml = json_to_xml(inner, root);
-    r->status = status;
-    ap_set_content_type(r, "application/xml");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, static_cast<apr_off_t>(xml.size()));
-    if (!r->header_only)
-        ap_rwrite(xml.data(), static_cast<int>(xml.size()), r);
-    return OK;
-}
-
-int relay_resource(request_rec *r, CallResult res, int status, const std::string &body) {
-    if (res != CallResult::ok)
-        return relay(r, res, status, body);
-    return send_resource(r, status, body);
-}
-
-apr_off_t body_limit(request_rec *r) {
-    apr_off_t limit = server_conf(r->server)->max_body;
-    return limit < 0 ? default_max_body : limit;
-}
-
-} // namespace
-
-BodyRead read_body(request_rec *r, std::string *out, int *filter_status, apr_off_t limit) {
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    if (cl && apr_atoi64(cl) > limit)
-        return BodyRead::too_large;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    bool seen_eos = false;
-    while (!seen_eos) {
-        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
-                                         HUGE_STRING_LEN);
-        if (rv != APR_SUCCESS) {
-            *filter_status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            return BodyRead::filter_error;
-        }
-        for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
-             b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                seen_eos = true;
-                break;
-            }
-            const char *data;
-            apr_size_t len;
-            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                *filter_status = HTTP_BAD_REQUEST;
-                return BodyRead::filter_error;
-            }
-            out->append(data, len);
-            if (static_cast<apr_off_t>(out->size()) > limit)
-                return BodyRead::too_large;
-        }
-        apr_brigade_cleanup(bb);
-    }
-    return BodyRead::ok;
-}
-
-std::string handler_base(request_rec *r) {
-    // The section core recorded for the request, unless an <If> inside it
-    // applied last (then core recorded "*If"): then the longest of our
-    // handlers' <Location>s that holds the URI.
-    const auto *cd =
-        static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
-    std::string base = cd && cd->d && !cd->d_is_fnmatch && !cd->r && cd->d[0] == '/' ? cd->d : "";
-    if (cd && cd->d && cd->d[0] == '*') {
-        const std::string path = r->uri;
-        for (const std::string &b : globals().api_bases)
-            if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0) &&
-                b.size() > base.size())
-                base = b;
-    }
-    while (!base.empty() && base.back() == '/')
-        base.pop_back();
-    return base;
-}
 
 namespace {
 
@@ -363,100 +222,6 @@ int session_op(request_rec *r, int launcher, Op op, const std::string &id) {
     return relay_resource(r, res, status, answer);
 }
 
-// GET <location>/<id>/events: the launch's progress as Server-Sent Events
-// (state changes, queue position, the ready line), relayed from the daemon
-// as they happen, each flushed at once; the stream ends with the launch.
-int events_stream(request_rec *r, int launcher, const std::string &id) {
-    if (r->method_number != M_GET)
-        return method_not_allowed(r, "GET");
-    const int fd = daemon_open(r, encode_request(Op::watch, launcher, id));
-    if (fd < 0)
-        return send_error(r, HTTP_SERVICE_UNAVAILABLE,
-                          "the session daemon is not available; try again later");
-    const int cfd = client_socket(r);
-    std::string in;
-    bool started = false;
-    int rc = OK;
-    for (;;) {
-        struct pollfd fds[2] = {{fd, POLLIN, 0}, {cfd, POLLRDHUP, 0}};
-        int n = poll(fds, cfd >= 0 ? 2 : 1, 15000);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        if (cfd >= 0 && (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-            break; // the browser went away; closing our end tells the daemon
-        if (n == 0) {
-            // Keeps proxies from timing the stream out, and finds dead peers.
-            if (started && (ap_rputs(": keep-alive\n\n", r) < 0 || ap_rflush(r) != APR_SUCCESS))
-                break;
-            continue;
-        }
-        char buf[8192];
-        ssize_t got = recv(fd, buf, sizeof buf, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        in.append(buf, static_cast<size_t>(got));
-        size_t nl;
-        while ((nl = in.find('\n')) != std::string::npos) {
-            std::string line = in.substr(0, nl);
-            in.erase(0, nl + 1);
-            if (!started) {
-                // The daemon's answer header: 200 starts the stream; an
-                // error comes with a body to relay.
-                int status = 0;
-                size_t length = 0;
-                if (!parse_response_header((line + "\n").c_str(), &status, &length)) {
-                    close(fd);
-                    return send_error(r, HTTP_BAD_GATEWAY, "bad answer from the session daemon");
-                }
-                if (status != HTTP_OK) {
-                    while (in.size() < length) {
-                        got = recv(fd, buf, sizeof buf, 0);
-                        if (got <= 0)
-                            break;
-                        in.append(buf, static_cast<size_t>(got));
-                    }
-                    close(fd);
-                    return send_json(r, status, in.substr(0, length));
-                }
-                started = true;
-                r->status = HTTP_OK;
-                ap_set_content_type(r, "text/event-stream");
-                apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-                apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-                apr_table_setn(r->subprocess_env, "no-gzip", "1");
-                if (r->header_only)
-                    break;
-                ap_rputs(": mod_pvlaunch launch events\n\n", r);
-                ap_rflush(r);
-                continue;
-            }
-            JsonPtr ev(json_loadb(line.data(), line.size(), 0, nullptr));
-            const char *name = json_string_value(json_object_get(ev.get(), "event"));
-            json_t *data = json_object_get(ev.get(), "data");
-            if (!name || !data)
-                continue;
-            std::string text =
-                std::string("event: ") + name + "\ndata: " + json_to_string(data) + "\n\n";
-            if (ap_rwrite(text.data(), static_cast<int>(text.size()), r) < 0 ||
-                ap_rflush(r) != APR_SUCCESS) {
-                close(fd);
-                return OK;
-            }
-        }
-        if (r->header_only && started)
-            break;
-    }
-    close(fd);
-    if (!started)
-        rc = send_error(r, HTTP_SERVICE_UNAVAILABLE,
-                        "the session daemon did not answer; try again later");
-    return rc;
-}
-
 // The queue administration needs a user that Apache authenticated (and
 // authorized: the operator's Require lines decide who is an administrator).
 // Without authentication configured, the collection answers as it always
@@ -565,77 +330,6 @@ int rest_handler(request_rec *r) {
     if (r->method_number == M_DELETE)
         return session_op(r, launcher, Op::del, id);
     return method_not_allowed(r, "GET, HEAD, DELETE");
-}
-
-// The daemon's counters, for the metrics handler and mod_status.
-JsonPtr daemon_stats(request_rec *r) {
-    int status = 0;
-    std::string answer;
-    if (globals().launchers.empty() ||
-        daemon_call(r, encode_request(Op::stats, 0), 5000, false, &status, &answer) !=
-            CallResult::ok ||
-        status != 200)
-        return JsonPtr();
-    return JsonPtr(json_loads(answer.c_str(), 0, nullptr));
-}
-
-int metrics_handler(request_rec *r) {
-    if (!r->handler || std::strcmp(r->handler, "pvlaunch-metrics") != 0)
-        return DECLINED;
-    if (r->method_number != M_GET)
-        return method_not_allowed(r, "GET, HEAD");
-    JsonPtr stats = daemon_stats(r);
-    if (!stats)
-        return send_error(r, HTTP_SERVICE_UNAVAILABLE,
-                          globals().launchers.empty()
-                              ? "no PVLaunchConfig is configured, so there are no metrics"
-                              : "the session daemon is not available; try again later");
-    std::string text = render_prometheus(stats.get());
-    ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, static_cast<apr_off_t>(text.size()));
-    if (!r->header_only)
-        ap_rwrite(text.data(), static_cast<int>(text.size()), r);
-    return OK;
-}
-
-int status_section(request_rec *r, int flags) {
-    JsonPtr stats = daemon_stats(r);
-    const bool short_form = flags & 0x1; // AP_STATUS_SHORT: ?auto
-    if (!stats) {
-        if (!globals().launchers.empty())
-            ap_rputs(short_form ? "PVLaunchDaemon: unavailable\n"
-                                : "<hr />\n<h2>mod_pvlaunch</h2>\n<p>The session daemon is not "
-                                  "available.</p>\n",
-                     r);
-        return OK;
-    }
-    ap_rputs(
-        (short_form ? render_status_auto(stats.get()) : render_status_html(stats.get())).c_str(),
-        r);
-    return OK;
-}
-
-char *rewrite_map_lookup(request_rec *r, char *key) {
-    const size_t len = key ? std::strlen(key) : 0;
-    if (!key || !valid_session_id(key, len))
-        return nullptr;
-    const std::string id = canonical_session_id(key, len);
-    std::string route;
-    switch (globals().table.route(id.data(), id.size(), &route)) {
-    case SharedTable::Lookup::found:
-        return apr_pstrmemdup(r->pool, route.data(), route.size());
-    case SharedTable::Lookup::absent:
-        return nullptr;
-    case SharedTable::Lookup::body_elsewhere:
-        break; // the daemon was busy writing: ask it
-    }
-    const std::string req = encode_request(Op::map, 0, id);
-    int status = 0;
-    std::string answer;
-    if (daemon_call(r, req, 5000, false, &status, &answer) != CallResult::ok || status != 200)
-        return nullptr;
-    return apr_pstrmemdup(r->pool, answer.data(), answer.size());
 }
 
 } // namespace pvl
