@@ -5,8 +5,6 @@
 // backends (systemd units, jobs of a batch scheduler) implement the same
 // calls.
 #pragma once
-#include <apr_pools.h>
-
 #include <memory>
 #include <poll.h>
 #include <string>
@@ -70,7 +68,7 @@ class Backend {
 // Processes on this host, in a session and process group of their own, as
 // an unprivileged user with all of that user's groups, with a clean
 // environment and only stdin/stdout/stderr.
-std::unique_ptr<Backend> make_local_backend(apr_pool_t *pool, const AppIdentity &who);
+std::unique_ptr<Backend> make_local_backend(const AppIdentity &who);
 
 // The start time of a live process, 0 if there is none: with the pid it
 // names one process for good.

@@ -3,16 +3,13 @@
 // watched through a pidfd.
 #include "backend.h"
 
-#include <apr_portable.h>
-#include <apr_strings.h>
-#include <apr_thread_proc.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <grp.h>
 #include <map>
 #include <pwd.h>
@@ -25,33 +22,6 @@ namespace pvl {
 namespace {
 
 constexpr const char *default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-// Runs in the child between fork and exec (APR calls it before dropping
-// privileges): a session and process group of its own so that the whole
-// group can be signalled, the app user's groups instead of the daemon's
-// (`data`: the list, resolved before the fork), default signal handling,
-// and no descriptor beyond 0-2.
-apr_status_t child_setup(void *data, apr_fileperms_t, apr_uid_t, apr_gid_t) {
-    const auto *groups = static_cast<const std::vector<gid_t> *>(data);
-    if (setsid() < 0)
-        return errno;
-    if (groups && setgroups(groups->size(), groups->data()) != 0)
-        return errno;
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    close_range(3, ~0U, 0);
-    return APR_SUCCESS;
-}
-
-void child_errfn(apr_pool_t *, apr_status_t err, const char *description) {
-    char buf[256];
-    apr_strerror(err, buf, sizeof buf);
-    dprintf(2, "pvlaunch: cannot start the application: %s: %s\n", description, buf);
-}
 
 std::string find_program(const std::string &name, const std::string &path) {
     if (name.find('/') != std::string::npos)
@@ -129,19 +99,70 @@ std::vector<std::string> environment(const SpawnSpec &spec, const std::string &p
     return out;
 }
 
-// Returns the pid (also the process group id) or -1 with *error set.
-pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &who,
-                std::string *error) {
-    apr_pool_t *p;
-    if (apr_pool_create(&p, parent) != APR_SUCCESS) {
-        *error = "out of memory";
-        return -1;
-    }
-    struct PoolGuard {
-        apr_pool_t *p;
-        ~PoolGuard() { apr_pool_destroy(p); }
-    } guard{p};
+// What the child needs, prepared before the fork: between vfork and exec
+// the child shares the daemon's memory and may only make system calls.
+struct ChildPlan {
+    const char *program;
+    char *const *argv;
+    char *const *envp;
+    const char *dir; // null: stay in the daemon's
+    int out_fd;      // stdout and stderr
+    int null_fd;     // stdin
+    bool switch_user;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t ngroups;
+    // Written by the child when a step fails (the parent waits for exec or
+    // exit, so it reads them after vfork returns).
+    int failed_errno;
+    const char *failed_step;
+};
 
+// The child's side, from vfork to exec: a session and process group of its
+// own (so that the whole group can be signalled), the app user's groups,
+// group and user (raw system calls: glibc's set*id would signal the
+// daemon's threads), default signal handling with nothing blocked, the
+// working directory, stdin from /dev/null, stdout and stderr to the log,
+// and no descriptor beyond 0-2.
+[[noreturn]] void child_failed(ChildPlan *c, const char *step) {
+    c->failed_errno = errno;
+    c->failed_step = step;
+    _exit(127);
+}
+
+[[noreturn]] void run_child(ChildPlan *c) {
+    auto fail = [c](const char *step) { child_failed(c, step); };
+    if (setsid() < 0)
+        fail("setsid");
+    if (c->switch_user) {
+        if (syscall(SYS_setgroups, c->ngroups, c->groups) != 0)
+            fail("setgroups");
+        if (syscall(SYS_setresgid, c->gid, c->gid, c->gid) != 0)
+            fail("setgid");
+        if (syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0)
+            fail("setuid");
+    }
+    struct sigaction dfl;
+    std::memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (c->dir && chdir(c->dir) != 0)
+        fail("chdir");
+    if (dup2(c->null_fd, 0) < 0 || dup2(c->out_fd, 1) < 0 || dup2(c->out_fd, 2) < 0)
+        fail("dup2");
+    close_range(3, ~0U, 0);
+    execve(c->program, c->argv, c->envp);
+    child_failed(c, "exec");
+}
+
+// Returns the pid (also the process group id) or -1 with *error set.
+pid_t spawn_app(const SpawnSpec &spec, const AppIdentity &who, std::string *error) {
     std::string path = default_path;
     for (const auto &kv : spec.env)
         if (kv.first == "PATH")
@@ -152,67 +173,70 @@ pid_t spawn_app(apr_pool_t *parent, const SpawnSpec &spec, const AppIdentity &wh
         return -1;
     }
 
-    std::vector<const char *> argv;
-    for (const auto &a : spec.argv)
-        argv.push_back(a.c_str());
+    std::vector<std::string> args(spec.argv.begin(), spec.argv.end());
+    std::vector<char *> argv;
+    for (auto &a : args)
+        argv.push_back(&a[0]);
     argv.push_back(nullptr);
-    const std::vector<std::string> env_strings = environment(spec, path, who.home);
-    std::vector<const char *> env;
-    for (const auto &e : env_strings)
-        env.push_back(e.c_str());
+    std::vector<std::string> env_strings = environment(spec, path, who.home);
+    std::vector<char *> env;
+    for (auto &e : env_strings)
+        env.push_back(&e[0]);
     env.push_back(nullptr);
 
+    ChildPlan c;
+    std::memset(&c, 0, sizeof c);
     std::vector<gid_t> groups;
     if (who.switch_user) {
-        gid_t gid = 0;
-        if (!resolve_ids(who, &gid, error) || !user_groups(who.user, gid, &groups, error))
+        const struct passwd *pw = getpwnam(who.user.c_str());
+        if (!pw) {
+            *error = "no such user: " + who.user;
             return -1;
+        }
+        c.uid = pw->pw_uid;
+        if (!resolve_ids(who, &c.gid, error) || !user_groups(who.user, c.gid, &groups, error))
+            return -1;
+        c.switch_user = true;
+        c.groups = groups.data();
+        c.ngroups = groups.size();
     }
+    const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) {
+        *error = std::string("cannot open /dev/null: ") + std::strerror(errno);
+        return -1;
+    }
+    c.program = program.c_str();
+    c.argv = argv.data();
+    c.envp = env.data();
+    c.dir = spec.dir.empty() ? nullptr : spec.dir.c_str();
+    c.out_fd = spec.output_fd;
+    c.null_fd = null_fd;
 
-    apr_file_t *out = nullptr, *in = nullptr;
-    int out_fd = spec.output_fd;
-    apr_os_file_put(&out, &out_fd, APR_FOPEN_WRITE | APR_FOPEN_APPEND, p);
-    apr_status_t rv = apr_file_open(&in, "/dev/null", APR_FOPEN_READ, 0, p);
-    apr_procattr_t *attr;
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_create(&attr, p);
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_child_in_set(attr, in, nullptr);
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_child_out_set(attr, out, nullptr);
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_child_err_set(attr, out, nullptr);
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM);
-    if (rv == APR_SUCCESS && !spec.dir.empty())
-        rv = apr_procattr_dir_set(attr, spec.dir.c_str());
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_error_check_set(attr, 1);
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_child_errfn_set(attr, child_errfn);
-    if (rv == APR_SUCCESS && who.switch_user) {
-        rv = apr_procattr_user_set(attr, who.user.c_str(), nullptr);
-        if (rv == APR_SUCCESS && !who.group.empty())
-            rv = apr_procattr_group_set(attr, who.group.c_str());
-    }
-    if (rv == APR_SUCCESS)
-        rv = apr_procattr_perms_set_register(attr, child_setup, who.switch_user ? &groups : nullptr,
-                                             0);
-    if (rv != APR_SUCCESS) {
-        char buf[256];
-        *error = std::string("cannot prepare the process: ") + apr_strerror(rv, buf, sizeof buf);
+    // No handler of the daemon's may run in the child while it shares our
+    // memory: block everything around vfork; the child resets and unblocks.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    const pid_t pid = vfork();
+    if (pid == 0)
+        run_child(&c);
+    const int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    close(null_fd);
+    if (pid < 0) {
+        *error = std::string("cannot fork: ") + std::strerror(fork_errno);
         return -1;
     }
-    apr_proc_t proc;
-    rv = apr_proc_create(&proc, program.c_str(), argv.data(), env.data(), attr, p);
-    if (rv != APR_SUCCESS) {
-        char buf[256];
-        *error = "cannot start \"" + program + "\"" +
-                 (spec.dir.empty() ? std::string() : " in \"" + spec.dir + "\"") + ": " +
-                 apr_strerror(rv, buf, sizeof buf);
+    if (c.failed_step) {
+        waitpid(pid, nullptr, 0);
+        const std::string why = std::strerror(c.failed_errno);
+        if (std::strcmp(c.failed_step, "chdir") == 0)
+            *error = "cannot start \"" + program + "\" in \"" + spec.dir + "\": " + why;
+        else
+            *error = "cannot start \"" + program + "\": " + c.failed_step + ": " + why;
         return -1;
     }
-    return proc.pid;
+    return pid;
 }
 
 bool signal_group(pid_t pgid, int sig) {
@@ -221,7 +245,7 @@ bool signal_group(pid_t pgid, int sig) {
 
 class LocalBackend : public Backend {
   public:
-    LocalBackend(apr_pool_t *pool, const AppIdentity &who) : pool_(pool), who_(who) {}
+    explicit LocalBackend(const AppIdentity &who) : who_(who) {}
     ~LocalBackend() override {
         for (const auto &kv : apps_)
             if (kv.second >= 0)
@@ -229,7 +253,7 @@ class LocalBackend : public Backend {
     }
 
     bool start(const SpawnSpec &spec, AppRef *app, std::string *error) override {
-        pid_t pid = spawn_app(pool_, spec, who_, error);
+        pid_t pid = spawn_app(spec, who_, error);
         if (pid < 0)
             return false;
         app->pid = pid;
@@ -310,15 +334,14 @@ class LocalBackend : public Backend {
     }
 
   private:
-    apr_pool_t *pool_;
     AppIdentity who_;
     std::map<pid_t, int> apps_; // pid -> pidfd of an adopted app, -1 for a child
 };
 
 } // namespace
 
-std::unique_ptr<Backend> make_local_backend(apr_pool_t *pool, const AppIdentity &who) {
-    return std::make_unique<LocalBackend>(pool, who);
+std::unique_ptr<Backend> make_local_backend(const AppIdentity &who) {
+    return std::make_unique<LocalBackend>(who);
 }
 
 unsigned long long process_start_time(int pid) {

@@ -298,8 +298,7 @@ class SessionDaemon {
     std::map<int, Conn> conns_;
     std::map<std::string, std::vector<int>> watchers_; // launch id -> streaming conns
     std::map<int, std::string> watches_;               // inotify wd -> session id
-    apr_pool_t *pool_ = nullptr;
-    std::unique_ptr<Backend> backend_; // where the apps run
+    std::unique_ptr<Backend> backend_;                 // where the apps run
     int sfd_ = -1;
     int ifd_ = -1;
     bool stopping_ = false;
@@ -1838,9 +1837,7 @@ void SessionDaemon::begin_shutdown() {
 }
 
 int SessionDaemon::run() {
-    if (apr_pool_create(&pool_, nullptr) != APR_SUCCESS)
-        return 1;
-    backend_ = make_local_backend(pool_, opts_.apps_as);
+    backend_ = make_local_backend(opts_.apps_as);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
