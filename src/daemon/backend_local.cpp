@@ -161,6 +161,15 @@ struct ChildPlan {
     child_failed(c, "exec");
 }
 
+// vfork returns twice in one stack frame: kept in a frame of its own that
+// holds nothing but the plan, so that no local of the caller's is clobbered.
+__attribute__((noinline)) pid_t start_child(ChildPlan *c) {
+    const pid_t pid = vfork();
+    if (pid == 0)
+        run_child(c);
+    return pid;
+}
+
 // Returns the pid (also the process group id) or -1 with *error set.
 pid_t spawn_app(const SpawnSpec &spec, const AppIdentity &who, std::string *error) {
     std::string path = default_path;
@@ -217,9 +226,7 @@ pid_t spawn_app(const SpawnSpec &spec, const AppIdentity &who, std::string *erro
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
-    const pid_t pid = vfork();
-    if (pid == 0)
-        run_child(&c);
+    const pid_t pid = start_child(&c);
     const int fork_errno = errno;
     sigprocmask(SIG_SETMASK, &old, nullptr);
     close(null_fd);
