@@ -1,0 +1,262 @@
+// Connections from Apache's children: reading requests, dispatching them,
+// writing answers, and the event streams of watched launches.
+#include "daemon_internal.h"
+
+namespace pvl {
+namespace daemon {
+
+void SessionDaemon::respond(int fd, int status, const std::string &body) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end())
+        return;
+    Conn &c = it->second;
+    c.out = frame_response(status, body);
+    c.out_off = 0;
+    c.phase = Conn::Phase::writing;
+    flush_conn(c);
+}
+
+// Sends what `out` holds; POLLOUT continues where the socket was full. A
+// response closes the connection once sent; an event stream stays open
+// until it is marked closing.
+void SessionDaemon::flush_conn(Conn &c) {
+    while (c.out_off < c.out.size()) {
+        ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c.out_off += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        break; // the peer is gone
+    }
+    if (c.out_off < c.out.size() || c.phase != Conn::Phase::streaming || c.closing)
+        close_conn(c.fd);
+}
+
+void SessionDaemon::close_conn(int fd) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end())
+        return;
+    // A launch whose requester went away is abandoned: nobody would ever
+    // learn its id.
+    for (auto &kv : procs_) {
+        Proc &p = kv.second;
+        if (p.creator == fd) {
+            p.creator = -1;
+            Session *s = table_.find(kv.first);
+            if (s && s->state == SessionState::starting) {
+                log(LogLevel::info, "PVL00031",
+                    "launch of session " + s->id + " abandoned: the client went away");
+                p.end_as = LaunchState::canceled;
+                p.end_why = "the client went away before the session was ready";
+                stop_session(*s, p);
+            }
+        }
+        auto &w = p.delete_waiters;
+        w.erase(std::remove(w.begin(), w.end(), fd), w.end());
+    }
+    for (auto wit = watchers_.begin(); wit != watchers_.end();) {
+        auto &v = wit->second;
+        v.erase(std::remove(v.begin(), v.end(), fd), v.end());
+        wit = v.empty() ? watchers_.erase(wit) : std::next(wit);
+    }
+    // A held client that goes away loses its place: nothing is started for
+    // nobody.
+    for (auto &kv : waiting_)
+        if (kv.second.creator == fd) {
+            kv.second.creator = -1;
+            const std::string id = kv.first; // cancel_waiting erases the entry
+            log(LogLevel::info, "PVL00026",
+                "queued launch " + id + " abandoned: the client went away");
+            cancel_waiting(id, 0, "the client went away", LaunchState::canceled);
+            break;
+        }
+    close(fd);
+    conns_.erase(it);
+}
+
+void SessionDaemon::accept_clients() {
+    for (;;) {
+        int fd = accept4(opts_.listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+            (cred.uid != 0 && cred.uid != opts_.client_uid && cred.uid != geteuid())) {
+            log(LogLevel::warning, "PVL00040",
+                "refused a control connection from uid " + std::to_string(cred.uid));
+            close(fd);
+            continue;
+        }
+        Conn c;
+        c.fd = fd;
+        conns_.emplace(fd, std::move(c));
+    }
+}
+
+void SessionDaemon::handle_conn_io(int fd, short revents) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end())
+        return;
+    Conn &c = it->second;
+    if (c.phase == Conn::Phase::writing) {
+        if (revents & (POLLERR | POLLHUP))
+            close_conn(fd);
+        else
+            flush_conn(c);
+        return;
+    }
+    if (c.phase == Conn::Phase::streaming) {
+        if (revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP))
+            close_conn(fd); // the watcher went away
+        else if (revents & POLLOUT)
+            flush_conn(c);
+        return;
+    }
+    if (c.phase == Conn::Phase::waiting) {
+        // Nothing more is expected from a waiting client: readable means gone.
+        if (revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP))
+            close_conn(fd);
+        return;
+    }
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            c.in.append(buf, static_cast<size_t>(n));
+            size_t nl = c.in.find('\n');
+            if (nl != std::string::npos) {
+                std::string line = c.in.substr(0, nl);
+                c.in.clear();
+                c.phase = Conn::Phase::waiting;
+                dispatch(fd, line);
+                return;
+            }
+            if (c.in.size() > max_request_line) {
+                respond(fd, 413, error_body("control request too large"));
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        close_conn(fd);
+        return;
+    }
+}
+
+void SessionDaemon::dispatch(int fd, const std::string &line) {
+    ControlRequest req;
+    std::string error;
+    if (!decode_request(line, &req, &error)) {
+        respond(fd, 400, error_body(error));
+        return;
+    }
+    const std::string &id = req.id;
+    switch (req.op) {
+    case Op::map:
+        op_map(fd, id);
+        return;
+    case Op::stats:
+        op_stats(fd);
+        return;
+    default:
+        break;
+    }
+    if (static_cast<size_t>(req.launcher) >= opts_.launchers.size()) {
+        respond(fd, 500, error_body("no launcher config for this server"));
+        return;
+    }
+    const int launcher = req.launcher;
+    switch (req.op) {
+    case Op::create:
+        op_create(fd, launcher, req);
+        break;
+    case Op::list:
+        op_list(fd, launcher);
+        break;
+    case Op::reorder:
+        op_reorder(fd, launcher, req);
+        break;
+    case Op::logtail:
+        op_logtail(fd, launcher, id);
+        break;
+    case Op::watch:
+        op_watch(fd, launcher, id);
+        break;
+    case Op::get:
+        op_get(fd, launcher, id);
+        break;
+    case Op::del:
+        op_delete(fd, launcher, id);
+        break;
+    case Op::map:
+    case Op::stats:
+        break;
+    }
+}
+
+void SessionDaemon::stream(int fd, const char *event, JsonPtr data) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end() || it->second.phase != Conn::Phase::streaming)
+        return;
+    Conn &c = it->second;
+    JsonPtr line(json_pack("{s:s, s:o}", "event", event, "data", data.release()));
+    if (c.out_off == c.out.size()) {
+        c.out.clear();
+        c.out_off = 0;
+    }
+    c.out += json_to_string(line.get()) + "\n";
+    flush_conn(c);
+}
+
+void SessionDaemon::emit(const std::string &id, const char *event, JsonPtr data) {
+    auto it = watchers_.find(id);
+    if (it == watchers_.end())
+        return;
+    const std::vector<int> fds = it->second; // streaming may close some
+    for (int fd : fds)
+        stream(fd, event, JsonPtr(json_deep_copy(data.get())));
+}
+
+void SessionDaemon::emit_positions(int launcher) {
+    if (watchers_.empty())
+        return;
+    const LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
+    size_t pos = 0;
+    for (const std::string &id : q.ids()) {
+        ++pos;
+        if (watchers_.count(id))
+            emit(id, "position",
+                 JsonPtr(json_pack("{s:s, s:I}", "state", "waiting", "queuePosition",
+                                   static_cast<json_int_t>(pos))));
+    }
+}
+
+// The launch ended (`state`, or what the stream already said): last event,
+// then each watcher's connection closes once it is sent.
+void SessionDaemon::end_watchers(const std::string &id, const char *state) {
+    if (state)
+        emit(id, "state", JsonPtr(json_pack("{s:s}", "state", state)));
+    auto it = watchers_.find(id);
+    if (it == watchers_.end())
+        return;
+    const std::vector<int> fds = it->second;
+    watchers_.erase(it);
+    for (int fd : fds) {
+        auto c = conns_.find(fd);
+        if (c == conns_.end())
+            continue;
+        c->second.closing = true;
+        flush_conn(c->second);
+    }
+}
+
+} // namespace daemon
+} // namespace pvl
