@@ -1,6 +1,7 @@
 #include "launch_format.h"
 
 #include "json.h"
+#include "text.h"
 
 #include <cmath>
 #include <cstdint>
@@ -141,8 +142,6 @@ const char *singular(std::string_view key) {
     return "item";
 }
 
-const char kReplacement[] = "\xEF\xBF\xBD"; // U+FFFD
-
 // Appends `s` as XML character data (or, with `attribute`, as the content of
 // a double-quoted attribute value): escaped, and with every character XML
 // 1.0 cannot carry replaced by U+FFFD.
@@ -180,59 +179,20 @@ void append_xml_text(std::string *out, std::string_view s, bool attribute) {
                 break;
             default:
                 if (c < 0x20)
-                    *out += kReplacement;
+                    *out += replacement_character;
                 else
                     *out += char(c);
             }
             ++i;
             continue;
         }
-        // Multi-byte UTF-8, following the well-formed byte sequences of the
-        // Unicode standard (no overlong forms, surrogates or > U+10FFFF).
-        size_t len;
-        unsigned char lo = 0x80, hi = 0xBF; // range of the second byte
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c == 0xE0) {
-            len = 3;
-            lo = 0xA0;
-        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-            len = 3;
-        } else if (c == 0xED) {
-            len = 3;
-            hi = 0x9F;
-        } else if (c == 0xF0) {
-            len = 4;
-            lo = 0x90;
-        } else if (c >= 0xF1 && c <= 0xF3) {
-            len = 4;
-        } else if (c == 0xF4) {
-            len = 4;
-            hi = 0x8F;
-        } else {
-            *out += kReplacement;
-            ++i;
-            continue;
-        }
-        size_t j = 1;
-        while (j < len && i + j < n) {
-            const unsigned char d = static_cast<unsigned char>(s[i + j]);
-            if (d < (j == 1 ? lo : 0x80) || d > (j == 1 ? hi : 0xBF))
-                break;
-            ++j;
-        }
-        if (j < len) { // one U+FFFD per maximal invalid subsequence
-            *out += kReplacement;
-            i += j;
-            continue;
-        }
+        const Utf8Step step = utf8_step(s, i);
         // U+FFFE and U+FFFF are the only valid sequences XML 1.0 forbids.
-        if (len == 3 && c == 0xEF && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
-            static_cast<unsigned char>(s[i + 2]) >= 0xBE)
-            *out += kReplacement;
+        if (!step.valid || step.code_point == 0xFFFE || step.code_point == 0xFFFF)
+            *out += replacement_character; // one per maximal invalid subsequence
         else
-            out->append(s.data() + i, len);
-        i += len;
+            out->append(s.data() + i, step.length);
+        i += step.length;
     }
 }
 

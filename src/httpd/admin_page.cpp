@@ -21,7 +21,9 @@
 #include "../core/ids.h"
 #include "../core/json.h"
 #include "../core/launch_format.h"
+#include "../core/launch_queue.h"
 #include "../core/protocol.h"
+#include "../core/text.h"
 #include "daemon_client.h"
 #include "glue.h"
 #include "request.h"
@@ -53,86 +55,6 @@ constexpr size_t max_form_bytes = 8 * 1024; // the page's forms are tiny
 
 // ---- text helpers ----------------------------------------------------------
 
-void append_replacement(std::string *out) {
-    out->append("\xEF\xBF\xBD");
-}
-
-// Text for HTML element content and attribute values (always quoted with
-// "). & < > " ' become character references; invalid UTF-8 (byte by byte)
-// and the code points HTML forbids in a document (controls other than TAB,
-// LF, FF and CR; C1 controls) become U+FFFD. CR is written as a reference
-// so that it survives the parser's newline normalisation.
-std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + s.size() / 8);
-    const auto *p = reinterpret_cast<const unsigned char *>(s.data());
-    const size_t n = s.size();
-    for (size_t i = 0; i < n;) {
-        const unsigned char c = p[i];
-        if (c < 0x80) {
-            switch (c) {
-            case '&':
-                out.append("&amp;");
-                break;
-            case '<':
-                out.append("&lt;");
-                break;
-            case '>':
-                out.append("&gt;");
-                break;
-            case '"':
-                out.append("&quot;");
-                break;
-            case '\'':
-                out.append("&#39;");
-                break;
-            case '\r':
-                out.append("&#13;");
-                break;
-            case '\t':
-            case '\n':
-            case '\f':
-                out.push_back(static_cast<char>(c));
-                break;
-            default:
-                if (c < 0x20 || c == 0x7F)
-                    append_replacement(&out);
-                else
-                    out.push_back(static_cast<char>(c));
-            }
-            ++i;
-            continue;
-        }
-        // A multi-byte sequence: its length, the smallest code point it may
-        // encode (no overlong forms) and its value.
-        size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-        if (c >= 0xF5)
-            len = 0;
-        unsigned long cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-        bool ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; ++k) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                ok = false;
-            else
-                cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        const unsigned long min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-        if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
-            ok = false;
-        if (!ok) {
-            append_replacement(&out);
-            ++i;
-            continue;
-        }
-        if (cp >= 0x80 && cp <= 0x9F)
-            append_replacement(&out); // C1 controls
-        else
-            out.append(s.substr(i, len));
-        i += len;
-    }
-    return out;
-}
-
 // A path for use in a URL: bytes outside the path characters are
 // percent-encoded (then the result is HTML-escaped where it is shown).
 std::string escape_path(request_rec *r, const std::string &path) {
@@ -141,56 +63,6 @@ std::string escape_path(request_rec *r, const std::string &path) {
 
 std::string url_param(std::string_view value) {
     return url_encode_path_segment(value);
-}
-
-// "2026-11-24T09:12:00.120Z" as seconds since the epoch; false when the
-// text is not such a time.
-bool parse_iso8601(const char *text, double *out) {
-    if (!text)
-        return false;
-    int y, mo, d, h, mi, s, used = 0;
-    if (std::sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 ||
-        used != 19)
-        return false;
-    double frac = 0;
-    const char *p = text + used;
-    if (*p == '.') {
-        double scale = 0.1;
-        for (++p; std::isdigit(static_cast<unsigned char>(*p)); ++p, scale /= 10)
-            frac += (*p - '0') * scale;
-    }
-    if (*p != 'Z' || p[1] != '\0')
-        return false;
-    struct tm tm;
-    std::memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    *out = static_cast<double>(timegm(&tm)) + frac;
-    return true;
-}
-
-// An age for people: "0s", "45s", "2m 5s", "1h 0m 3s", "3d 4h 10m".
-std::string format_age(double seconds) {
-    if (!(seconds > 0))
-        seconds = 0;
-    if (seconds > 1e12)
-        seconds = 1e12;
-    const long long t = static_cast<long long>(std::floor(seconds));
-    const long long d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, s = t % 60;
-    char buf[64];
-    if (d > 0)
-        std::snprintf(buf, sizeof buf, "%lldd %lldh %lldm", d, h, m);
-    else if (h > 0)
-        std::snprintf(buf, sizeof buf, "%lldh %lldm %llds", h, m, s);
-    else if (m > 0)
-        std::snprintf(buf, sizeof buf, "%lldm %llds", m, s);
-    else
-        std::snprintf(buf, sizeof buf, "%llds", s);
-    return buf;
 }
 
 double now_seconds() {
@@ -213,8 +85,10 @@ bool same_token(const std::string &a, const std::string &b) {
     return diff == 0;
 }
 
+// One of the queue's directions (top, up, down, bottom).
 bool is_direction(const std::string &d) {
-    return d == "top" || d == "up" || d == "down" || d == "bottom";
+    LaunchQueue::Direction unused;
+    return LaunchQueue::parse_direction(d, &unused);
 }
 
 const char *json_text(const json_t *obj, const char *key) {

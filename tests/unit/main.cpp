@@ -5,6 +5,7 @@ int main(void) {
     int failures = 0;
     failures += run_ids_tests();
     failures += run_settings_tests();
+    failures += run_text_tests();
     failures += run_protocol_tests();
     failures += run_template_tests();
     failures += run_regex_tests();

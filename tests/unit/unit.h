@@ -22,6 +22,7 @@ int run_port_pool_tests(void);
 int run_session_table_tests(void);
 int run_ids_tests(void);
 int run_settings_tests(void);
+int run_text_tests(void);
 int run_protocol_tests(void);
 int run_shared_table_tests(void);
 int run_state_journal_tests(void);
