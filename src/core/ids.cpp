@@ -90,11 +90,14 @@ bool valid_session_id(const char *s, size_t len) {
     return true;
 }
 
+void canonical_session_id(const char *s, size_t len, char *out) {
+    for (size_t i = 0; i < len; ++i)
+        out[i] = s[i] >= 'A' && s[i] <= 'Z' ? static_cast<char>(s[i] - 'A' + 'a') : s[i];
+}
+
 std::string canonical_session_id(const char *s, size_t len) {
-    std::string out(s, len);
-    for (char &c : out)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
+    std::string out(len, '\0');
+    canonical_session_id(s, len, &out[0]);
     return out;
 }
 

@@ -26,6 +26,8 @@ inline bool valid_session_id(const std::string &s) {
 // The form ids are stored and looked up in: ASCII lower case, so that an id
 // is found whatever case a client turned it into. A valid id stays valid.
 std::string canonical_session_id(const char *s, size_t len);
+// The same into `out` (len bytes), for callers on a hot path.
+void canonical_session_id(const char *s, size_t len, char *out);
 inline std::string canonical_session_id(const std::string &s) {
     return canonical_session_id(s.data(), s.size());
 }

@@ -22,9 +22,12 @@ char *rewrite_map_lookup(request_rec *r, char *key) {
     const size_t len = key ? std::strlen(key) : 0;
     if (!key || !valid_session_id(key, len))
         return nullptr;
-    const std::string id = canonical_session_id(key, len);
+    // The canonical (lower-case) id, on the stack: this runs on every
+    // websocket connect. Valid ids are at most 64 characters.
+    char id[64];
+    canonical_session_id(key, len, id);
     std::string route;
-    switch (globals().table.route(id.data(), id.size(), &route)) {
+    switch (globals().table.route(id, len, &route)) {
     case SharedTable::Lookup::found:
         return apr_pstrmemdup(r->pool, route.data(), route.size());
     case SharedTable::Lookup::absent:
@@ -32,7 +35,7 @@ char *rewrite_map_lookup(request_rec *r, char *key) {
     case SharedTable::Lookup::body_elsewhere:
         break; // the daemon was busy writing: ask it
     }
-    const std::string req = encode_request(Op::map, 0, id);
+    const std::string req = encode_request(Op::map, 0, std::string(id, len));
     int status = 0;
     std::string answer;
     if (daemon_call(r, req, 5000, false, &status, &answer) != CallResult::ok || status != 200)
