@@ -18,8 +18,6 @@ struct AppIdentity {
     bool switch_user = false; // only when the daemon runs as root
     std::string user;
     std::string group;
-    uid_t uid = 0;
-    gid_t gid = 0;
     std::string home = "/";
 };
 

@@ -62,12 +62,15 @@ bool user_groups(const std::string &user, gid_t primary, std::vector<gid_t> *out
     return false;
 }
 
-bool resolve_ids(const AppIdentity &who, gid_t *gid, std::string *error) {
+// The uid of the app user and the gid it runs with (its group, or the one
+// PVLaunchUser names).
+bool resolve_ids(const AppIdentity &who, uid_t *uid, gid_t *gid, std::string *error) {
     const struct passwd *pw = getpwnam(who.user.c_str());
     if (!pw) {
         *error = "no such user: " + who.user;
         return false;
     }
+    *uid = pw->pw_uid;
     *gid = pw->pw_gid;
     if (!who.group.empty()) {
         const struct group *gr = getgrnam(who.group.c_str());
@@ -197,13 +200,8 @@ pid_t spawn_app(const SpawnSpec &spec, const AppIdentity &who, std::string *erro
     std::memset(&c, 0, sizeof c);
     std::vector<gid_t> groups;
     if (who.switch_user) {
-        const struct passwd *pw = getpwnam(who.user.c_str());
-        if (!pw) {
-            *error = "no such user: " + who.user;
-            return -1;
-        }
-        c.uid = pw->pw_uid;
-        if (!resolve_ids(who, &c.gid, error) || !user_groups(who.user, c.gid, &groups, error))
+        if (!resolve_ids(who, &c.uid, &c.gid, error) ||
+            !user_groups(who.user, c.gid, &groups, error))
             return -1;
         c.switch_user = true;
         c.groups = groups.data();

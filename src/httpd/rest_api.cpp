@@ -257,7 +257,7 @@ int admin_op(request_rec *r, int launcher) {
         if (kv.first == "id") {
             if (!valid_session_id(kv.second))
                 return send_error(r, HTTP_BAD_REQUEST, "no waiting launch with such an id");
-            req.ids.push_back(canonical_session_id(kv.second));
+            req.ids.push_back(kv.second); // the daemon reads ids in canonical form
         } else if (kv.first == "direction" && !has_direction) {
             has_direction = true;
             req.direction = kv.second;
