@@ -29,7 +29,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/unit/test_*.cpp)
 UNIT_BIN   := $(BUILD)/unit_tests
 
 .PHONY: all deps install test test-plain test-asan unit integration run bench fuzz fuzz-brief \
-	soak clean format format-check
+	soak clean format format-check coverage
 
 all: deps $(BUILD)/mod_pvlaunch.so
 
@@ -77,8 +77,32 @@ test-plain:
 	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver $(BUILD)/web/index.html
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--suppressions=tests/unit/valgrind.supp $(UNIT_BIN)
+	$(MAKE) coverage
 	$(MAKE) fuzz-brief
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+# Line coverage of the session state machine by the unit tests, with gcov:
+# fails below COVERAGE_MIN percent.
+COVERAGE_DIR := $(BUILD)/coverage
+COVERAGE_SRC := src/core/session_machine.cpp
+COVERAGE_MIN ?= 90
+
+coverage:
+	@sh scripts/ensure-deps.sh test
+	$(MAKE) BUILD=$(COVERAGE_DIR) OPT="-O0 -g --coverage" $(COVERAGE_DIR)/unit_tests
+	find $(COVERAGE_DIR) -name '*.gcda' -delete
+	$(COVERAGE_DIR)/unit_tests > $(COVERAGE_DIR)/unit_tests.log 2>&1 || \
+		{ tail -40 $(COVERAGE_DIR)/unit_tests.log; exit 1; }
+	@for src in $(COVERAGE_SRC); do \
+		obj=$(COVERAGE_DIR)/obj/$${src%.cpp}.o; \
+		gcov -n -o $$obj $$src | awk -v src="$$src" -v min=$(COVERAGE_MIN) ' \
+			$$0 == "File '"'"'" src "'"'"'" { mine = 1; next } \
+			mine && /^Lines executed:/ { split($$2, a, ":"); pct = a[2] + 0; \
+				print "coverage: " src " lines " a[2] " " $$3 " " $$4 " (at least " min "%)"; \
+				found = 1; mine = 0 } \
+			END { if (!found) { print "coverage: no gcov data for " src; exit 1 } \
+				if (pct < min) exit 1 }' || exit 1; \
+	done
 
 # The module and the unit tests built with -fsanitize=address,undefined into
 # build/asan; apache2 itself is not instrumented, so the runtime is preloaded

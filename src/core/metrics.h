@@ -18,6 +18,7 @@ class Histogram {
     // {"bounds": [...], "counts": [...cumulative, one per bound...],
     //  "count": n, "sum": s}
     JsonPtr to_json() const;
+    uint64_t count() const { return count_; }
 
   private:
     std::vector<double> bounds_;

@@ -27,6 +27,11 @@ Session *SessionTable::find_by_pid(int pid) {
     return it == by_pid_.end() ? nullptr : find(it->second);
 }
 
+const Session *SessionTable::find_by_pid(int pid) const {
+    auto it = by_pid_.find(pid);
+    return it == by_pid_.end() ? nullptr : find(it->second);
+}
+
 bool SessionTable::remove(const std::string &id) {
     auto it = sessions_.find(id);
     if (it == sessions_.end())

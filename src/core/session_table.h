@@ -22,6 +22,7 @@ struct Session {
     std::string host;
     int port = 0;
     int pid = 0;
+    unsigned long long start_time = 0; // with the pid, names the process for good
     SessionState state = SessionState::starting;
     std::string response; // serialised JSON object
     std::string host_port() const { return host + ":" + std::to_string(port); }
@@ -34,6 +35,7 @@ class SessionTable {
     Session *find(const std::string &id);
     const Session *find(const std::string &id) const;
     Session *find_by_pid(int pid);
+    const Session *find_by_pid(int pid) const;
     bool remove(const std::string &id);
 
     // host:port of a ready session, or "" (what int:pvsession answers).

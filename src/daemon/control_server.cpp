@@ -5,8 +5,11 @@
 namespace pvl {
 namespace daemon {
 
-void SessionDaemon::respond(int fd, int status, const std::string &body) {
-    auto it = conns_.find(fd);
+void SessionDaemon::respond(ReplyTo to, int status, const std::string &body) {
+    auto h = handles_.find(to);
+    if (h == handles_.end())
+        return; // nobody, or gone
+    auto it = conns_.find(h->second);
     if (it == conns_.end())
         return;
     Conn &c = it->second;
@@ -40,42 +43,20 @@ void SessionDaemon::close_conn(int fd) {
     auto it = conns_.find(fd);
     if (it == conns_.end())
         return;
-    // A launch whose requester went away is abandoned: nobody would ever
-    // learn its id.
-    for (auto &kv : procs_) {
-        Proc &p = kv.second;
-        if (p.creator == fd) {
-            p.creator = -1;
-            Session *s = table_.find(kv.first);
-            if (s && s->state == SessionState::starting) {
-                log(LogLevel::info, "PVL00031",
-                    "launch of session " + s->id + " abandoned: the client went away");
-                p.end_as = LaunchState::canceled;
-                p.end_why = "the client went away before the session was ready";
-                stop_session(*s, p);
-            }
-        }
-        auto &w = p.delete_waiters;
-        w.erase(std::remove(w.begin(), w.end(), fd), w.end());
-    }
-    for (auto wit = watchers_.begin(); wit != watchers_.end();) {
-        auto &v = wit->second;
-        v.erase(std::remove(v.begin(), v.end(), fd), v.end());
-        wit = v.empty() ? watchers_.erase(wit) : std::next(wit);
-    }
-    // A held client that goes away loses its place: nothing is started for
-    // nobody.
-    for (auto &kv : waiting_)
-        if (kv.second.creator == fd) {
-            kv.second.creator = -1;
-            const std::string id = kv.first; // cancel_waiting erases the entry
-            log(LogLevel::info, "PVL00026",
-                "queued launch " + id + " abandoned: the client went away");
-            cancel_waiting(id, 0, "the client went away", LaunchState::canceled);
-            break;
-        }
+    const ReplyTo handle = it->second.handle;
+    handles_.erase(handle);
     close(fd);
     conns_.erase(it);
+    for (auto wit = watchers_.begin(); wit != watchers_.end();) {
+        auto &v = wit->second;
+        v.erase(std::remove(v.begin(), v.end(), handle), v.end());
+        wit = v.empty() ? watchers_.erase(wit) : std::next(wit);
+    }
+    // A launch whose requester went away is abandoned (nobody would ever
+    // learn its id), a held one loses its place.
+    std::vector<Effect> effects;
+    machine_.gone(Clock::now(), handle, &effects);
+    apply(effects);
 }
 
 void SessionDaemon::accept_clients() {
@@ -94,6 +75,8 @@ void SessionDaemon::accept_clients() {
         }
         Conn c;
         c.fd = fd;
+        c.handle = next_handle_++;
+        handles_[c.handle] = fd;
         conns_.emplace(fd, std::move(c));
     }
 }
@@ -133,11 +116,11 @@ void SessionDaemon::handle_conn_io(int fd, short revents) {
                 std::string line = c.in.substr(0, nl);
                 c.in.clear();
                 c.phase = Conn::Phase::waiting;
-                dispatch(fd, line);
+                dispatch(c, line);
                 return;
             }
             if (c.in.size() > max_request_line) {
-                respond(fd, 413, error_body("control request too large"));
+                respond(c.handle, 413, error_body("control request too large"));
                 return;
             }
             continue;
@@ -151,50 +134,51 @@ void SessionDaemon::handle_conn_io(int fd, short revents) {
     }
 }
 
-void SessionDaemon::dispatch(int fd, const std::string &line) {
+void SessionDaemon::dispatch(Conn &c, const std::string &line) {
+    const ReplyTo to = c.handle;
     ControlRequest req;
     std::string error;
     if (!decode_request(line, &req, &error)) {
-        respond(fd, 400, error_body(error));
+        respond(to, 400, error_body(error));
         return;
     }
     const std::string &id = req.id;
     switch (req.op) {
     case Op::map:
-        op_map(fd, id);
+        op_map(to, id);
         return;
     case Op::stats:
-        op_stats(fd);
+        op_stats(to);
         return;
     default:
         break;
     }
     if (static_cast<size_t>(req.launcher) >= opts_.launchers.size()) {
-        respond(fd, 500, error_body("no launcher config for this server"));
+        respond(to, 500, error_body("no launcher config for this server"));
         return;
     }
     const int launcher = req.launcher;
     switch (req.op) {
     case Op::create:
-        op_create(fd, launcher, req);
+        op_create(to, launcher, req);
         break;
     case Op::list:
-        op_list(fd, launcher);
+        op_list(to, launcher);
         break;
     case Op::reorder:
-        op_reorder(fd, launcher, req);
+        op_reorder(to, launcher, req);
         break;
     case Op::logtail:
-        op_logtail(fd, launcher, id);
+        op_logtail(to, launcher, id);
         break;
     case Op::watch:
-        op_watch(fd, launcher, id);
+        op_watch(c, launcher, id);
         break;
     case Op::get:
-        op_get(fd, launcher, id);
+        op_get(to, launcher, id);
         break;
     case Op::del:
-        op_delete(fd, launcher, id);
+        op_delete(to, launcher, id);
         break;
     case Op::map:
     case Op::stats:
@@ -202,8 +186,9 @@ void SessionDaemon::dispatch(int fd, const std::string &line) {
     }
 }
 
-void SessionDaemon::stream(int fd, const char *event, JsonPtr data) {
-    auto it = conns_.find(fd);
+void SessionDaemon::stream(ReplyTo to, const char *event, JsonPtr data) {
+    auto h = handles_.find(to);
+    auto it = h == handles_.end() ? conns_.end() : conns_.find(h->second);
     if (it == conns_.end() || it->second.phase != Conn::Phase::streaming)
         return;
     Conn &c = it->second;
@@ -220,15 +205,15 @@ void SessionDaemon::emit(const std::string &id, const char *event, JsonPtr data)
     auto it = watchers_.find(id);
     if (it == watchers_.end())
         return;
-    const std::vector<int> fds = it->second; // streaming may close some
-    for (int fd : fds)
-        stream(fd, event, JsonPtr(json_deep_copy(data.get())));
+    const std::vector<ReplyTo> streams = it->second; // streaming may close some
+    for (ReplyTo to : streams)
+        stream(to, event, JsonPtr(json_deep_copy(data.get())));
 }
 
 void SessionDaemon::emit_positions(int launcher) {
     if (watchers_.empty())
         return;
-    const LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
+    const LaunchQueue &q = machine_.queue(launcher);
     size_t pos = 0;
     for (const std::string &id : q.ids()) {
         ++pos;
@@ -247,10 +232,11 @@ void SessionDaemon::end_watchers(const std::string &id, const char *state) {
     auto it = watchers_.find(id);
     if (it == watchers_.end())
         return;
-    const std::vector<int> fds = it->second;
+    const std::vector<ReplyTo> streams = it->second;
     watchers_.erase(it);
-    for (int fd : fds) {
-        auto c = conns_.find(fd);
+    for (ReplyTo to : streams) {
+        auto h = handles_.find(to);
+        auto c = h == handles_.end() ? conns_.end() : conns_.find(h->second);
         if (c == conns_.end())
             continue;
         c->second.closing = true;

@@ -1,8 +1,9 @@
-// The session daemon's insides, shared by the files that implement it:
+// The session daemon's insides, shared by the files that implement it. The
+// decisions are core/session_machine's; these files carry them out:
 // control_server.cpp (connections, dispatch, event streams), daemon_ops.cpp
-// (the protocol's operations), launches.cpp (queue and starts),
-// readiness.cpp (ready line, port probe), session_end.cpp (stops and
-// exits), timers.cpp (deadlines and limits), persistence.cpp (journal,
+// (the protocol's operations), effects.cpp (the machine's effects, exits),
+// launches.cpp (launch records, starting apps), readiness.cpp (ready line,
+// port probe), timers.cpp (clock and deadlines), persistence.cpp (journal,
 // shared table, map file, adoption) and session_daemon.cpp (the loop,
 // restarts and shutdown). Nothing outside src/daemon/ includes it.
 #pragma once
@@ -17,6 +18,7 @@
 #include "../core/netstat.h"
 #include "../core/port_pool.h"
 #include "../core/protocol.h"
+#include "../core/session_machine.h"
 #include "../core/session_table.h"
 #include "notifier.h"
 #include "state_file.h"
@@ -68,6 +70,7 @@ struct Conn {
     // launch ends or the watcher goes away.
     enum class Phase { reading, waiting, writing, streaming };
     int fd = -1;
+    ReplyTo handle = nobody; // how the session machine names it
     Phase phase = Phase::reading;
     std::string in;
     std::string out;
@@ -75,7 +78,8 @@ struct Conn {
     bool closing = false; // streaming: close once `out` is sent
 };
 
-// The process side of a session, next to its row in the table.
+// The I/O side of a session (the machine keeps its state): its log, how
+// readiness is watched, and what names its process.
 struct Proc {
     int log_fd = -1; // read side of the log while waiting for the ready line
     int wd = -1;
@@ -83,24 +87,11 @@ struct Proc {
     std::vector<std::string> ready_lines;
     size_t longest_ready = 0;
     std::string carry;
-    Clock::time_point started;
-    Clock::time_point ready_deadline;
-    Clock::time_point kill_deadline;
-    bool killed = false;
-    int creator = -1; // connection waiting for the launch
-    std::vector<int> delete_waiters;
-    unsigned long long start_time = 0; // with the pid, names the process for good
-    // How its launch ends if it is stopped: canceled (DELETE, a client that
-    // went away) or failed (not ready in time).
-    LaunchState end_as = LaunchState::canceled;
-    std::string end_why = "stopped on request";
     // What the queue listing shows of a session whose launch record was
     // dropped once it started (a ParaViewWeb launch: nobody asks for more).
     long request_number = 0;
     SysTime request_time;
     SysTime start_time_wall;
-    // Last time a client connection to its port was seen (PVLaunchIdleTimeout).
-    Clock::time_point last_active;
     // Without a ready line, ready means that its port accepts a connection:
     // a non-blocking connect in flight (probe_fd), or the next try's time.
     bool probing = false;
@@ -111,16 +102,12 @@ struct Proc {
     size_t probe_next_addr = 0;
 };
 
-// A launch waiting in its launcher's queue.
-struct Waiting {
-    JsonPtr payload;
-    int creator = -1; // the held ParaViewWeb client, or -1 (asynchronous)
-    Clock::time_point deadline;
-};
+MachineSettings machine_settings(const DaemonOptions &opts);
 
 class SessionDaemon {
   public:
-    explicit SessionDaemon(const DaemonOptions &opts) : opts_(opts) {
+    explicit SessionDaemon(const DaemonOptions &opts)
+        : opts_(opts), machine_(machine_settings(opts)) {
         if (!opts.settings.state_path.empty())
             journal_ = std::make_unique<StateJournal>(opts.settings.state_path);
         size_t ports = 0;
@@ -129,45 +116,50 @@ class SessionDaemon {
             port_base_.push_back(ports);
             ports += pools_.back().size();
         }
-        queues_.resize(opts.launchers.size());
         bases_.resize(opts.launchers.size());
     }
     int run();
 
   private:
+    // control_server.cpp: connections and dispatch.
     void accept_clients();
     void handle_conn_io(int fd, short revents);
     void close_conn(int fd);
-    void respond(int fd, int status, const std::string &body);
+    void respond(ReplyTo to, int status, const std::string &body);
     void flush_conn(Conn &c);
-    void dispatch(int fd, const std::string &line);
-    void op_create(int fd, int launcher, const ControlRequest &req);
-    void op_get(int fd, int launcher, const std::string &id);
-    void op_delete(int fd, int launcher, const std::string &id);
-    void op_map(int fd, const std::string &id);
-    void op_list(int fd, int launcher);
-    void op_stats(int fd);
-    void op_logtail(int fd, int launcher, const std::string &id);
-    void op_watch(int fd, int launcher, const std::string &id);
+    void dispatch(Conn &c, const std::string &line);
     // Events for the watchers of a launch (op "watch").
-    void stream(int fd, const char *event, JsonPtr data);
+    void stream(ReplyTo to, const char *event, JsonPtr data);
     void emit(const std::string &id, const char *event, JsonPtr data);
     void emit_positions(int launcher);
     void end_watchers(const std::string &id, const char *state);
-    void op_reorder(int fd, int launcher, const ControlRequest &req);
 
-    // Launches (seed 004): every create is one; it waits in the queue when
-    // the launcher is at capacity, runs as a session, then ends.
-    enum class Start { started, failed, no_capacity };
-    QueueOptions queue_options(int launcher) const;
-    Start start_launch(Launch &l, json_t *payload, int creator, LaunchError *err);
-    void drain_queue(int launcher);
+    // daemon_ops.cpp: the protocol's operations.
+    void op_create(ReplyTo to, int launcher, const ControlRequest &req);
+    void op_get(ReplyTo to, int launcher, const std::string &id);
+    void op_delete(ReplyTo to, int launcher, const std::string &id);
+    void op_map(ReplyTo to, const std::string &id);
+    void op_list(ReplyTo to, int launcher);
+    void op_stats(ReplyTo to);
+    void op_logtail(ReplyTo to, int launcher, const std::string &id);
+    void op_watch(Conn &c, int launcher, const std::string &id);
+    void op_reorder(ReplyTo to, int launcher, const ControlRequest &req);
+
+    // effects.cpp: what the session machine decided, carried out.
+    void apply(std::vector<Effect> &effects);
+    void apply_one(Effect &e, std::vector<Effect> *more);
+    void reply(const Effect &e);
+    // Sessions whose app ended, from the backend (after SIGCHLD, or from
+    // its descriptors' poll results).
+    void collect_exits(const pollfd *fds, size_t n);
+    static AppRef app_of(const Session &s) { return AppRef{s.pid, s.start_time}; }
+
+    // launches.cpp: launch records (seed 004) and starting apps.
+    void spawn(const std::string &id, int launcher, std::vector<Effect> *more);
     // Ends a launch: its log entry, the Status-Location callback, and then
     // it is forgotten, or kept for GET a while (tracked launches).
     void finish_launch(const std::string &id, LaunchState state, const char *kind,
                        const std::string &why);
-    void cancel_waiting(const std::string &id, int status, const std::string &why,
-                        LaunchState state);
     // The launch resource, and the same wrapped for Apache's children
     // ({"launch": ...}: they render it as JSON or XML).
     JsonPtr launch_object(Launch &l);
@@ -176,39 +168,27 @@ class SessionDaemon {
     // Tells Apache's children whether GET must ask about ids absent from
     // the shared table (queued and ended launches have no slot).
     void sync_elsewhere();
+    QueueOptions queue_options(int launcher) const;
 
-    void check_ready(Session &s, Proc &p);
-    // Readiness without a ready line: connect to the app's port.
-    void start_probe(Session &s, Proc &p);
-    void probe(Session &s, Proc &p);
-    void on_probe_done(Session &s, Proc &p);
-    // `line`: the ready line seen (a copy: p's ready lines are freed here).
-    void mark_ready(Session &s, Proc &p, std::string line = std::string());
-    void stop_session(Session &s, Proc &p);
+    // readiness.cpp: the ready line, or the port accepting connections.
+    // Each adds what the machine decides when the session is ready to `out`.
+    void check_ready(const Session &s, Proc &p, std::vector<Effect> *out);
+    void start_probe(const Session &s, Proc &p, std::vector<Effect> *out);
+    void probe(const Session &s, Proc &p, std::vector<Effect> *out);
+    void on_probe_done(const Session &s, Proc &p, std::vector<Effect> *out);
     void stop_watching(Proc &p);
-    // Sessions whose app ended, from the backend (after SIGCHLD, or from
-    // its descriptors' poll results).
-    void collect_exits(const pollfd *fds, size_t n);
-    AppRef app_of(const Session &s) const {
-        auto it = procs_.find(s.id);
-        return AppRef{s.pid, it == procs_.end() ? 0 : it->second.start_time};
-    }
-    void on_exit(Session &s, int status);
     void handle_inotify();
-    void handle_parent();
-    void flush_notifications();
+
+    // timers.cpp
     void handle_timers();
-    // PVLaunchIdleTimeout and PVLaunchMaxLifetime.
-    void check_limits(Clock::time_point now);
-    double idle_scan_interval() const;
+    int poll_timeout_ms() const;
+
+    // persistence.cpp: the map file, the shared table, the journal.
     void write_map_file(int launcher);
     // A ready session becomes visible to the children and the map file, and
     // stops being so.
     void publish(const Session &s);
     void unpublish(const Session &s);
-    int poll_timeout_ms() const;
-    void begin_shutdown();
-    void detach();
     // The persisted table: one record per change, a full rewrite at
     // hand-overs and when the journal has grown well past the table.
     PersistedSession persisted(const Session &s);
@@ -216,18 +196,24 @@ class SessionDaemon {
     void forget_session(const std::string &id);
     void save_state();
     void adopt();
+    void adopted(const Session &s);
+
+    // session_daemon.cpp: the loop, restarts and shutdown.
+    void handle_parent();
+    void flush_notifications();
+    void begin_shutdown();
+    void detach();
 
     DaemonOptions opts_;
+    SessionMachine machine_;
     std::unique_ptr<StateJournal> journal_;
     std::map<std::string, Launch> launches_;
-    uint32_t published_elsewhere_ = UINT32_MAX; // last count given to the table
-    std::vector<LaunchQueue> queues_;
-    std::vector<std::string> bases_; // per launcher: the API's URL path
-    std::map<std::string, Waiting> waiting_;
+    // The request of a launch not yet started, for its plan.
+    std::map<std::string, JsonPtr> payloads_;
+    uint32_t published_elsewhere_ = UINT32_MAX;          // last count given to the table
+    std::vector<std::string> bases_;                     // per launcher: the API's URL path
     std::map<std::string, Clock::time_point> forget_at_; // ended tracked launches
     std::deque<std::string> kept_order_;                 // the same, oldest first
-    Clock::time_point next_drain_;
-    Clock::time_point next_idle_scan_;
     // Apache announced a restart: the next generation must claim this
     // daemon (by sending its error log) before this, or it was restarted
     // without mod_pvlaunch and the sessions are stopped.
@@ -235,23 +221,18 @@ class SessionDaemon {
     Clock::time_point claim_deadline_;
     long next_request_number_ = 1;
     Notifier notifier_;
-    // For operators (op "stats"): since this daemon started.
-    Clock::time_point born_ = Clock::now();
-    Histogram launch_duration_{launch_duration_bounds()};
-    Histogram queue_wait_{queue_wait_bounds()};
-    uint64_t started_ = 0;
-    std::map<std::string, uint64_t> outcomes_;
+    Clock::time_point born_ = Clock::now(); // for operators (op "stats")
     std::vector<PortPool> pools_;
     std::vector<size_t> port_base_; // first shared-table port index per launcher
-    SessionTable table_;
     std::map<std::string, Proc> procs_;
     std::map<int, Conn> conns_;
-    std::map<std::string, std::vector<int>> watchers_; // launch id -> streaming conns
-    std::map<int, std::string> watches_;               // inotify wd -> session id
-    std::unique_ptr<Backend> backend_;                 // where the apps run
+    std::map<ReplyTo, int> handles_; // live requests: handle -> connection
+    ReplyTo next_handle_ = 1;
+    std::map<std::string, std::vector<ReplyTo>> watchers_; // launch id -> event streams
+    std::map<int, std::string> watches_;                   // inotify wd -> session id
+    std::unique_ptr<Backend> backend_;                     // where the apps run
     int sfd_ = -1;
     int ifd_ = -1;
-    bool stopping_ = false;
     bool detached_ = false;
     Clock::time_point stop_deadline_;
 };

@@ -4,79 +4,51 @@
 namespace pvl {
 namespace daemon {
 
-void SessionDaemon::op_map(int fd, const std::string &id) {
-    std::string route = valid_session_id(id) ? table_.route(id) : std::string();
-    respond(fd, route.empty() ? 404 : 200, route);
+void SessionDaemon::op_map(ReplyTo to, const std::string &id) {
+    std::string route = valid_session_id(id) ? machine_.table().route(id) : std::string();
+    respond(to, route.empty() ? 404 : 200, route);
 }
 
-void SessionDaemon::op_get(int fd, int launcher, const std::string &id) {
+void SessionDaemon::op_get(ReplyTo to, int launcher, const std::string &id) {
     auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
     if (lit != launches_.end() && lit->second.launcher == launcher && lit->second.tracked) {
-        respond(fd, 200, launch_body(lit->second));
+        respond(to, 200, launch_body(lit->second));
         return;
     }
-    Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
+    const Session *s = valid_session_id(id) ? machine_.table().find(id) : nullptr;
     if (!s || s->launcher != launcher || s->state != SessionState::ready) {
-        respond(fd, 404,
+        respond(to, 404,
                 error_body("no session with id " + (valid_session_id(id) ? id : "?") +
                            " (it has ended, or the id is wrong)"));
         return;
     }
-    respond(fd, 200, s->response);
+    respond(to, 200, s->response);
 }
 
-void SessionDaemon::op_delete(int fd, int launcher, const std::string &id) {
+void SessionDaemon::op_delete(ReplyTo to, int launcher, const std::string &id) {
     auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
-    Launch *l = lit != launches_.end() && lit->second.launcher == launcher ? &lit->second : nullptr;
-    if (l && l->state == LaunchState::waiting) {
-        log(LogLevel::info, "PVL00036", "queued launch " + id + " canceled on request");
-        const bool tracked = l->tracked;
-        cancel_waiting(id, 503, "the launch was canceled", LaunchState::canceled);
-        auto again = launches_.find(id);
-        if (tracked && again != launches_.end())
-            respond(fd, 200, launch_body(again->second));
-        else
-            respond(fd, 200, "{\"id\":\"" + id + "\",\"state\":\"canceled\"}");
+    if (lit != launches_.end() && lit->second.launcher == launcher && lit->second.tracked &&
+        launch_ended(lit->second.state)) {
+        respond(to, 200, launch_body(lit->second));
         return;
     }
-    if (l && l->tracked && launch_ended(l->state)) {
-        respond(fd, 200, launch_body(*l));
-        return;
-    }
-    Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
-    // A tracked launch can be stopped while it starts; a ParaViewWeb
-    // session only once it is ready (its id is unknown before).
-    const bool stoppable =
-        s && s->launcher == launcher &&
-        (s->state == SessionState::ready || (s->state != SessionState::ready && l && l->tracked));
-    if (!stoppable) {
-        respond(fd, 404,
+    std::vector<Effect> effects;
+    if (!valid_session_id(id) || !machine_.stop(Clock::now(), id, launcher, to, &effects)) {
+        respond(to, 404,
                 error_body("no session with id " + (valid_session_id(id) ? id : "?") +
                            " (it has ended, or the id is wrong)"));
         return;
     }
-    Proc &p = procs_[s->id];
-    p.delete_waiters.push_back(fd);
-    if (s->state == SessionState::stopping)
-        return; // answered with the others once it is gone
-    p.end_as = LaunchState::canceled;
-    p.end_why = "stopped on request";
-    if (p.creator >= 0) {
-        int creator = p.creator;
-        p.creator = -1;
-        respond(creator, 503, error_body("the launch was canceled"));
-    }
-    log(LogLevel::info, "PVL00032", "session " + s->id + " stopped on request");
-    stop_session(*s, p);
+    apply(effects);
 }
 
-void SessionDaemon::op_list(int fd, int launcher) {
+void SessionDaemon::op_list(ReplyTo to, int launcher) {
     JsonPtr arr(json_array());
     // Running launches (sessions not being stopped) in request order, then
     // the queue in start order.
     std::vector<std::pair<long, JsonPtr>> running;
-    for (const std::string &id : table_.ids()) {
-        const Session *s = table_.find(id);
+    for (const std::string &id : machine_.table().ids()) {
+        const Session *s = machine_.table().find(id);
         if (s->launcher != launcher || s->state == SessionState::stopping)
             continue;
         auto lit = launches_.find(id);
@@ -86,7 +58,7 @@ void SessionDaemon::op_list(int fd, int launcher) {
                                 json_string(s->host_port().c_str()));
             continue;
         }
-        const Proc &p = procs_[id];
+        const Proc &p = procs_[id]; // every session has one
         Launch l;
         l.id = id;
         l.uri = bases_[static_cast<size_t>(launcher)] + "/" + id;
@@ -104,7 +76,7 @@ void SessionDaemon::op_list(int fd, int launcher) {
               [](const auto &a, const auto &b) { return a.first < b.first; });
     for (auto &r : running)
         json_array_append_new(arr.get(), r.second.release());
-    const LaunchQueue &q = queues_[static_cast<size_t>(launcher)];
+    const LaunchQueue &q = machine_.queue(launcher);
     size_t pos = 0;
     for (const std::string &id : q.ids()) {
         auto it = launches_.find(id);
@@ -112,41 +84,39 @@ void SessionDaemon::op_list(int fd, int launcher) {
             json_array_append_new(arr.get(), launch_summary_json(it->second, ++pos).release());
     }
     JsonPtr body(json_pack("{s:O}", "launches", arr.get()));
-    respond(fd, 200, json_to_string(body.get()));
+    respond(to, 200, json_to_string(body.get()));
 }
 
 // The last lines of a live session's log, for the admin page.
-void SessionDaemon::op_logtail(int fd, int launcher, const std::string &id) {
-    Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
+void SessionDaemon::op_logtail(ReplyTo to, int launcher, const std::string &id) {
+    const Session *s = valid_session_id(id) ? machine_.table().find(id) : nullptr;
     if (!s || s->launcher != launcher) {
-        respond(fd, 404,
+        respond(to, 404,
                 error_body("no running session with id " +
                            (valid_session_id(id) ? id : std::string("?"))));
         return;
     }
-    std::string tail = log_tail(procs_[id].log_path);
+    const LauncherConfig &cfg = *opts_.launchers[static_cast<size_t>(launcher)];
+    std::string tail = log_tail(cfg.log_dir + "/" + id + ".log");
     json_t *text = json_stringn(tail.data(), tail.size());
     JsonPtr j(json_pack("{s:s, s:o}", "id", id.c_str(), "log",
                         text ? text : json_string("(the log is not UTF-8 text)")));
-    respond(fd, 200, json_to_string(j.get()));
+    respond(to, 200, json_to_string(j.get()));
 }
 
-void SessionDaemon::op_watch(int fd, int launcher, const std::string &id) {
+void SessionDaemon::op_watch(Conn &c, int launcher, const std::string &id) {
     auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
     Launch *l = lit != launches_.end() && lit->second.launcher == launcher ? &lit->second : nullptr;
-    Session *s = valid_session_id(id) ? table_.find(id) : nullptr;
+    const Session *s = valid_session_id(id) ? machine_.table().find(id) : nullptr;
     if (s && s->launcher != launcher)
         s = nullptr;
     // A ParaViewWeb session is watchable once its id is known (ready); a
     // seed 004 launch from its creation.
     if (!l && !(s && s->state == SessionState::ready)) {
-        respond(fd, 404, error_body("no launch with id " + (valid_session_id(id) ? id : "?")));
+        respond(c.handle, 404,
+                error_body("no launch with id " + (valid_session_id(id) ? id : "?")));
         return;
     }
-    auto it = conns_.find(fd);
-    if (it == conns_.end())
-        return;
-    Conn &c = it->second;
     c.phase = Conn::Phase::streaming;
     c.out = frame_response(200, "");
     c.out_off = 0;
@@ -154,24 +124,25 @@ void SessionDaemon::op_watch(int fd, int launcher, const std::string &id) {
     const char *state = l ? launch_state_name(l->state) : "running";
     json_object_set_new(now.get(), "state", json_string(state));
     if (l && l->state == LaunchState::waiting)
-        json_object_set_new(now.get(), "queuePosition",
-                            json_integer(static_cast<json_int_t>(
-                                queues_[static_cast<size_t>(launcher)].position(id))));
+        json_object_set_new(
+            now.get(), "queuePosition",
+            json_integer(static_cast<json_int_t>(machine_.queue_position(id, launcher))));
     if (s)
         json_object_set_new(now.get(), "sessionState",
                             json_string(s->state == SessionState::ready      ? "ready"
                                         : s->state == SessionState::starting ? "starting"
                                                                              : "stopping"));
-    watchers_[id].push_back(fd);
-    stream(fd, "state", std::move(now));
+    watchers_[id].push_back(c.handle);
+    stream(c.handle, "state", std::move(now));
     if (l && launch_ended(l->state))
         end_watchers(id, nullptr);
 }
 
-void SessionDaemon::op_stats(int fd) {
+void SessionDaemon::op_stats(ReplyTo to) {
     json_int_t starting = 0, ready = 0, stopping = 0;
-    for (const std::string &id : table_.ids()) {
-        const Session *s = table_.find(id);
+    const SessionTable &table = machine_.table();
+    for (const std::string &id : table.ids()) {
+        const Session *s = table.find(id);
         ++(s->state == SessionState::starting ? starting
            : s->state == SessionState::ready  ? ready
                                               : stopping);
@@ -181,43 +152,46 @@ void SessionDaemon::op_stats(int fd) {
         free_ports += p.free_count();
         ports += p.size();
     }
+    const SessionMachine::Stats &st = machine_.stats();
     JsonPtr outcomes(json_object());
-    for (const auto &kv : outcomes_)
+    for (const auto &kv : st.outcomes)
         json_object_set_new(outcomes.get(), kv.first.c_str(),
                             json_integer(static_cast<json_int_t>(kv.second)));
-    JsonPtr j(json_pack(
-        "{s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:O, s:o, s:o, s:f}", "sessions", "starting",
-        starting, "ready", ready, "stopping", stopping, "waiting",
-        static_cast<json_int_t>(waiting_.size()), "ports_free", static_cast<json_int_t>(free_ports),
-        "ports_total", static_cast<json_int_t>(ports), "started", static_cast<json_int_t>(started_),
-        "outcomes", outcomes.get(), "launch_duration_seconds", launch_duration_.to_json().release(),
-        "queue_wait_seconds", queue_wait_.to_json().release(), "uptime_seconds",
-        std::chrono::duration<double>(Clock::now() - born_).count()));
-    respond(fd, 200, json_to_string(j.get()));
+    JsonPtr j(json_pack("{s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:O, s:o, s:o, s:f}", "sessions",
+                        "starting", starting, "ready", ready, "stopping", stopping, "waiting",
+                        static_cast<json_int_t>(machine_.waiting_count()), "ports_free",
+                        static_cast<json_int_t>(free_ports), "ports_total",
+                        static_cast<json_int_t>(ports), "started",
+                        static_cast<json_int_t>(st.started), "outcomes", outcomes.get(),
+                        "launch_duration_seconds", st.launch_duration.to_json().release(),
+                        "queue_wait_seconds", st.queue_wait.to_json().release(), "uptime_seconds",
+                        std::chrono::duration<double>(Clock::now() - born_).count()));
+    respond(to, 200, json_to_string(j.get()));
 }
 
-void SessionDaemon::op_reorder(int fd, int launcher, const ControlRequest &req) {
+void SessionDaemon::op_reorder(ReplyTo to, int launcher, const ControlRequest &req) {
     LaunchQueue::Direction d;
     const std::string &dir = req.direction;
     if (!LaunchQueue::parse_direction(dir.c_str(), &d)) {
-        respond(fd, 400, error_body("direction must be top, up, down or bottom"));
+        respond(to, 400, error_body("direction must be top, up, down or bottom"));
         return;
     }
     const std::vector<std::string> &ids = req.ids;
     if (ids.empty()) {
-        respond(fd, 400, error_body("give the launches to move as id parameters"));
+        respond(to, 400, error_body("give the launches to move as id parameters"));
         return;
     }
     std::string unknown;
-    if (!queues_[static_cast<size_t>(launcher)].reorder(ids, d, &unknown)) {
-        respond(fd, 400,
+    std::vector<Effect> effects;
+    if (!machine_.reorder(launcher, ids, d, &unknown, &effects)) {
+        respond(to, 400,
                 error_body("no waiting launch with id " +
                            (valid_session_id(unknown) ? unknown : std::string("?"))));
         return;
     }
     log(LogLevel::info, "PVL00037", std::to_string(ids.size()) + " queued launch(es) moved " + dir);
     emit_positions(launcher);
-    op_list(fd, launcher);
+    op_list(to, launcher);
 }
 
 void SessionDaemon::sync_elsewhere() {
@@ -234,7 +208,7 @@ void SessionDaemon::sync_elsewhere() {
 std::string SessionDaemon::new_id() const {
     for (int tries = 0; tries < 4; ++tries) {
         std::string id = random_id();
-        if (!id.empty() && !table_.find(id) && !launches_.count(id))
+        if (!id.empty() && !machine_.table().find(id) && !launches_.count(id))
             return id;
     }
     return std::string();

@@ -10,7 +10,7 @@ void SessionDaemon::write_map_file(int launcher) {
     if (cfg.map_file.empty())
         return;
     std::string tmp = cfg.map_file + ".tmp." + std::to_string(getpid());
-    std::string text = table_.map_file_text(launcher);
+    std::string text = machine_.table().map_file_text(launcher);
     int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     bool ok = fd >= 0;
     if (ok)
@@ -56,7 +56,7 @@ PersistedSession SessionDaemon::persisted(const Session &s) {
     r.host = s.host;
     r.port = s.port;
     r.pid = s.pid;
-    r.start_time = procs_[s.id].start_time;
+    r.start_time = s.start_time;
     r.state = s.state == SessionState::ready      ? "ready"
               : s.state == SessionState::starting ? "starting"
                                                   : "stopping";
@@ -68,7 +68,7 @@ void SessionDaemon::save_session(const Session &s) {
     std::string error;
     if (journal_ && !journal_->put(persisted(s), &error))
         log(LogLevel::error, "PVL00046", error);
-    else if (journal_ && journal_->records() > 4 * table_.size() + 64)
+    else if (journal_ && journal_->records() > 4 * machine_.table().size() + 64)
         save_state();
 }
 
@@ -76,7 +76,7 @@ void SessionDaemon::forget_session(const std::string &id) {
     std::string error;
     if (journal_ && !journal_->erase(id, &error))
         log(LogLevel::error, "PVL00051", error);
-    else if (journal_ && journal_->records() > 4 * table_.size() + 64)
+    else if (journal_ && journal_->records() > 4 * machine_.table().size() + 64)
         save_state();
 }
 
@@ -84,8 +84,9 @@ void SessionDaemon::save_state() {
     if (!journal_)
         return;
     std::vector<PersistedSession> rows;
-    for (const std::string &id : table_.ids())
-        rows.push_back(persisted(*table_.find(id)));
+    const SessionTable &table = machine_.table();
+    for (const std::string &id : table.ids())
+        rows.push_back(persisted(*table.find(id)));
     std::string error;
     if (!journal_->rewrite(rows, &error))
         log(LogLevel::error, "PVL00049", error);
@@ -94,77 +95,70 @@ void SessionDaemon::save_state() {
 void SessionDaemon::adopt() {
     if (!journal_)
         return;
-    size_t adopted = 0, gone = 0, killed = 0;
+    std::vector<Effect> effects;
+    const auto now = Clock::now();
+    double uptime = -1;
+    if (FILE *f = std::fopen("/proc/uptime", "re")) {
+        if (std::fscanf(f, "%lf", &uptime) != 1)
+            uptime = -1;
+        std::fclose(f);
+    }
     for (const PersistedSession &r : journal_->load()) {
+        Adoption a;
+        Session &s = a.session;
         // Ids written before ids were lowercase are kept, in canonical form.
-        const std::string id = canonical_session_id(r.id);
-        int launcher = -1;
+        s.id = canonical_session_id(r.id);
+        s.launcher = -1;
         for (size_t l = 0; l < opts_.launchers.size(); ++l)
             if (opts_.launchers[l]->file == r.launcher_file)
-                launcher = static_cast<int>(l);
-        AppRef app;
-        app.pid = r.pid;
-        app.start_time = r.start_time;
-        if (!backend_->adopt(app)) {
-            ++gone;
-            continue;
-        }
-        bool keep = r.state == "ready" && launcher >= 0 && valid_session_id(id) &&
-                    !table_.find(id) &&
-                    pools_[static_cast<size_t>(launcher)].take_specific(r.host, r.port);
-        if (!keep) {
-            backend_->kill_now(app);
-            ++killed;
-            continue;
-        }
-        Session s;
-        s.id = id;
-        s.launcher = launcher;
+                s.launcher = static_cast<int>(l);
         s.application = r.application;
         s.host = r.host;
         s.port = r.port;
         s.pid = r.pid;
-        s.state = SessionState::ready;
+        s.start_time = r.start_time;
         s.response = r.response;
-        Proc &p = procs_[s.id];
-        p.start_time = r.start_time;
+        a.state = r.state;
+        a.alive = backend_->adopt(app_of(s));
+        a.port_free = s.launcher >= 0 &&
+                      pools_[static_cast<size_t>(s.launcher)].contains(s.host, s.port) &&
+                      !pools_[static_cast<size_t>(s.launcher)].is_taken(s.host, s.port);
         // Its age, for PVLaunchMaxLifetime: the process's start time (clock
         // ticks after boot) against the system's uptime.
-        p.started = p.last_active = Clock::now();
-        if (FILE *f = std::fopen("/proc/uptime", "re")) {
-            double uptime = 0;
-            if (std::fscanf(f, "%lf", &uptime) == 1) {
-                double age = uptime - static_cast<double>(r.start_time) /
-                                          static_cast<double>(sysconf(_SC_CLK_TCK));
-                if (age > 0)
-                    p.started -= std::chrono::milliseconds(static_cast<long>(age * 1000));
-            }
-            std::fclose(f);
-        }
-        // What the queue listing shows; the request time is not persisted.
-        p.request_number = next_request_number_++;
-        p.request_time = p.start_time_wall = std::chrono::system_clock::now();
-        table_.add(s);
-        // After a crash the shared table still holds the predecessor's
-        // entries: children keep routing while we take over.
-        std::string route;
-        if (opts_.table &&
-            opts_.table->route(s.id.data(), s.id.size(), &route) == SharedTable::Lookup::found)
-            write_map_file(launcher);
-        else
-            publish(*table_.find(s.id));
-        ++adopted;
+        if (uptime >= 0)
+            a.age = uptime -
+                    static_cast<double>(r.start_time) / static_cast<double>(sysconf(_SC_CLK_TCK));
+        machine_.adopt(now, a, &effects);
+        apply(effects);
     }
     if (opts_.table)
         for (const std::string &id : opts_.table->ids())
-            if (!table_.find(id))
+            if (!machine_.table().find(id))
                 opts_.table->erase(id);
-    if (adopted + gone + killed > 0)
+    const SessionMachine::Stats &st = machine_.stats();
+    if (st.adopted + st.adopt_gone + st.adopt_killed > 0)
         log(LogLevel::notice, "PVL00050",
-            "took over " + std::to_string(adopted) + " running session(s); " +
-                std::to_string(gone) + " had ended, " + std::to_string(killed) +
+            "took over " + std::to_string(st.adopted) + " running session(s); " +
+                std::to_string(st.adopt_gone) + " had ended, " + std::to_string(st.adopt_killed) +
                 " unfinished launch(es) or stop(s) killed");
     save_state();
+}
+
+// An earlier daemon's ready session, now the machine's.
+void SessionDaemon::adopted(const Session &s) {
+    pools_[static_cast<size_t>(s.launcher)].take_specific(s.host, s.port);
+    Proc &p = procs_[s.id];
+    // What the queue listing shows; the request time is not persisted.
+    p.request_number = next_request_number_++;
+    p.request_time = p.start_time_wall = std::chrono::system_clock::now();
+    // After a crash the shared table still holds the predecessor's
+    // entries: children keep routing while we take over.
+    std::string route;
+    if (opts_.table &&
+        opts_.table->route(s.id.data(), s.id.size(), &route) == SharedTable::Lookup::found)
+        write_map_file(s.launcher);
+    else
+        publish(s);
 }
 
 // Apache restarts: launches in flight are given up (their requests go with

@@ -24,7 +24,7 @@ void SessionDaemon::stop_watching(Proc &p) {
     decltype(p.probe_addrs)().swap(p.probe_addrs);
 }
 
-void SessionDaemon::start_probe(Session &s, Proc &p) {
+void SessionDaemon::start_probe(const Session &s, Proc &p, std::vector<Effect> *out) {
     struct addrinfo hints;
     std::memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
@@ -46,12 +46,12 @@ void SessionDaemon::start_probe(Session &s, Proc &p) {
                 ") to check that the application listens; it can only time out");
     p.probing = true;
     p.probe_delay_ms = 0;
-    probe(s, p);
+    probe(s, p, out);
 }
 
 // One connection attempt; refused ones are retried after 5 ms, doubling up
 // to 100 ms, until the launch's timeout.
-void SessionDaemon::probe(Session &s, Proc &p) {
+void SessionDaemon::probe(const Session &s, Proc &p, std::vector<Effect> *out) {
     p.next_probe = Clock::now() + std::chrono::hours(24);
     if (p.probe_addrs.empty())
         return;
@@ -60,7 +60,7 @@ void SessionDaemon::probe(Session &s, Proc &p) {
     int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0 && connect(fd, reinterpret_cast<const sockaddr *>(&a), len) == 0) {
         close(fd);
-        mark_ready(s, p);
+        machine_.ready(Clock::now(), s.id, std::string(), out);
         return;
     }
     if (fd >= 0 && errno == EINPROGRESS) {
@@ -73,7 +73,7 @@ void SessionDaemon::probe(Session &s, Proc &p) {
     p.next_probe = Clock::now() + std::chrono::milliseconds(p.probe_delay_ms);
 }
 
-void SessionDaemon::on_probe_done(Session &s, Proc &p) {
+void SessionDaemon::on_probe_done(const Session &s, Proc &p, std::vector<Effect> *out) {
     int error = 0;
     socklen_t len = sizeof error;
     if (getsockopt(p.probe_fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
@@ -81,14 +81,14 @@ void SessionDaemon::on_probe_done(Session &s, Proc &p) {
     close(p.probe_fd);
     p.probe_fd = -1;
     if (error == 0) {
-        mark_ready(s, p);
+        machine_.ready(Clock::now(), s.id, std::string(), out);
         return;
     }
     p.probe_delay_ms = std::min(100, std::max(5, p.probe_delay_ms * 2));
     p.next_probe = Clock::now() + std::chrono::milliseconds(p.probe_delay_ms);
 }
 
-void SessionDaemon::check_ready(Session &s, Proc &p) {
+void SessionDaemon::check_ready(const Session &s, Proc &p, std::vector<Effect> *out) {
     if (s.state != SessionState::starting || p.log_fd < 0)
         return;
     char buf[8192];
@@ -102,7 +102,13 @@ void SessionDaemon::check_ready(Session &s, Proc &p) {
         text.append(buf, static_cast<size_t>(n));
         for (const auto &line : p.ready_lines) {
             if (text.find(line) != std::string::npos) {
-                mark_ready(s, p, line);
+                // What only a start needs is given back: a site keeps
+                // thousands of ready sessions.
+                const std::string seen = line;
+                stop_watching(p);
+                std::vector<std::string>().swap(p.ready_lines);
+                std::string().swap(p.carry);
+                machine_.ready(Clock::now(), s.id, seen, out);
                 return;
             }
         }
@@ -111,57 +117,26 @@ void SessionDaemon::check_ready(Session &s, Proc &p) {
     }
 }
 
-void SessionDaemon::mark_ready(Session &s, Proc &p, std::string line) {
-    stop_watching(p);
-    // What only a start needs is given back: a site keeps thousands of
-    // ready sessions.
-    std::vector<std::string>().swap(p.ready_lines);
-    std::string().swap(p.carry);
-    s.state = SessionState::ready;
-    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started);
-    launch_duration_.observe(static_cast<double>(ms.count()) / 1e6);
-    p.last_active = Clock::now();
-    emit(s.id, "ready",
-         JsonPtr(json_pack("{s:s, s:s, s:s%}", "state", "running", "sessionState", "ready", "line",
-                           line.data(), line.size())));
-    log(LogLevel::info, "PVL00010",
-        "session " + s.id + " (" + s.application + ") ready on " + s.host_port() + " in " +
-            std::to_string(ms.count() / 1000.0) + " ms");
-    auto lit = launches_.find(s.id);
-    if (lit != launches_.end() && lit->second.tracked) {
-        lit->second.add_log("output", "application ready", std::chrono::system_clock::now());
-    } else if (lit != launches_.end() && lit->second.status_location.empty()) {
-        // Only the queue listing reads an untracked launch from now on.
-        Launch &l = lit->second;
-        decltype(l.log)().swap(l.log);
-        decltype(l.arguments)().swap(l.arguments);
-        decltype(l.status)().swap(l.status);
-    }
-    publish(s);
-    if (p.creator >= 0) {
-        int fd = p.creator;
-        p.creator = -1;
-        respond(fd, 200, s.response);
-    }
-}
-
 void SessionDaemon::handle_inotify() {
     alignas(struct inotify_event) char buf[8192];
+    std::vector<Effect> effects;
     for (;;) {
         ssize_t n = read(ifd_, buf, sizeof buf);
         if (n <= 0)
-            return;
+            break;
         for (char *ptr = buf; ptr < buf + n;) {
             auto *ev = reinterpret_cast<struct inotify_event *>(ptr);
             ptr += sizeof(struct inotify_event) + ev->len;
             auto w = watches_.find(ev->wd);
             if (w == watches_.end())
                 continue;
-            Session *s = table_.find(w->second);
-            if (s)
-                check_ready(*s, procs_[s->id]);
+            const Session *s = machine_.table().find(w->second);
+            auto p = procs_.find(w->second);
+            if (s && p != procs_.end())
+                check_ready(*s, p->second, &effects);
         }
     }
+    apply(effects);
 }
 
 } // namespace daemon

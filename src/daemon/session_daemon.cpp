@@ -69,34 +69,33 @@ bool port_bindable(const std::string &host, int port) {
     return ok;
 }
 
-void SessionDaemon::detach() {
-    for (const std::string &id : table_.ids()) {
-        Session *s = table_.find(id);
-        if (s->state != SessionState::starting)
-            continue;
-        Proc &p = procs_[id];
-        if (p.creator >= 0) {
-            int fd = p.creator;
-            p.creator = -1;
-            respond(fd, 503, error_body("the launcher is restarting; try again"));
+MachineSettings machine_settings(const DaemonOptions &opts) {
+    MachineSettings m;
+    for (size_t l = 0; l < opts.launchers.size(); ++l) {
+        MachineLauncher ml;
+        ml.max_session = opts.launchers[l]->max_session;
+        ml.ready_timeout = opts.launchers[l]->timeout;
+        if (l < opts.settings.queues.size()) {
+            ml.queue_length = opts.settings.queues[l].max_length;
+            ml.queue_wait = opts.settings.queues[l].max_wait;
         }
-        backend_->kill_now(app_of(*s));
-        stop_watching(p);
-        table_.remove(id);
-        procs_.erase(id);
-        finish_launch(id, LaunchState::canceled, "warning",
-                      "the launcher restarted before the session was ready");
+        m.launchers.push_back(ml);
     }
-    // Queued launches are not handed over: their clients are told to retry.
-    std::vector<std::string> queued;
-    for (const auto &kv : waiting_)
-        queued.push_back(kv.first);
-    for (const std::string &id : queued)
-        cancel_waiting(id, 503, "the launcher is restarting; try again", LaunchState::canceled);
+    m.stop_grace = opts.settings.stop_grace;
+    m.idle_timeout = opts.settings.idle_timeout;
+    m.max_lifetime = opts.settings.max_lifetime;
+    return m;
+}
+
+void SessionDaemon::detach() {
+    std::vector<Effect> effects;
+    machine_.hand_over(Clock::now(), &effects);
+    apply(effects);
     save_state();
     detached_ = true;
     log(LogLevel::info, "PVL00034",
-        "handing " + std::to_string(table_.size()) + " session(s) over to the next daemon");
+        "handing " + std::to_string(machine_.table().size()) +
+            " session(s) over to the next daemon");
 }
 
 // Status notifications still pending when the daemon exits get a few
@@ -158,37 +157,21 @@ void SessionDaemon::handle_parent() {
         dup2(fd, 2);
         close(fd);
         log(LogLevel::info, "PVL00035",
-            "kept across Apache's restart with " + std::to_string(table_.size()) + " session(s)");
+            "kept across Apache's restart with " + std::to_string(machine_.table().size()) +
+                " session(s)");
     }
 }
 
 void SessionDaemon::begin_shutdown() {
-    if (stopping_)
+    if (machine_.shutting_down())
         return;
-    stopping_ = true;
     stop_deadline_ =
         Clock::now() +
         std::chrono::milliseconds(static_cast<long>(opts_.settings.stop_grace * 1000.0)) +
         std::chrono::seconds(2);
-    log(LogLevel::info, "PVL00030",
-        "stopping " + std::to_string(table_.size()) + " session(s) before exiting");
-    std::vector<std::string> queued;
-    for (const auto &kv : waiting_)
-        queued.push_back(kv.first);
-    for (const std::string &id : queued)
-        cancel_waiting(id, 503, "the launcher is shutting down", LaunchState::canceled);
-    for (const std::string &id : table_.ids()) {
-        Session *s = table_.find(id);
-        Proc &p = procs_[id];
-        if (p.creator >= 0) {
-            int fd = p.creator;
-            p.creator = -1;
-            respond(fd, 503, error_body("the launcher is shutting down"));
-        }
-        p.end_as = LaunchState::canceled;
-        p.end_why = "the launcher stopped";
-        stop_session(*s, p);
-    }
+    std::vector<Effect> effects;
+    machine_.shut_down(Clock::now(), &effects);
+    apply(effects);
 }
 
 int SessionDaemon::run() {
@@ -217,12 +200,13 @@ int SessionDaemon::run() {
     std::vector<struct pollfd> fds;
     std::vector<std::string> probe_ids;
     for (;;) {
-        if (detached_ || (stopping_ && (table_.size() == 0 || Clock::now() >= stop_deadline_)))
+        if (detached_ || (machine_.shutting_down() &&
+                          (machine_.table().size() == 0 || Clock::now() >= stop_deadline_)))
             break;
         fds.clear();
         fds.push_back({sfd_, POLLIN, 0});
         fds.push_back({ifd_, POLLIN, 0});
-        fds.push_back({stopping_ ? -1 : opts_.listen_fd, POLLIN, 0});
+        fds.push_back({machine_.shutting_down() ? -1 : opts_.listen_fd, POLLIN, 0});
         fds.push_back({opts_.parent_fd, POLLIN, 0});
         const size_t first_conn = fds.size();
         for (const auto &kv : conns_) {
@@ -270,14 +254,17 @@ int SessionDaemon::run() {
                 handle_conn_io(fds[i].fd, fds[i].revents);
         notifier_.on_poll(fds.data() + first_notifier, fds.size() - first_notifier);
         collect_exits(fds.data() + first_backend, first_probe - first_backend);
+        std::vector<Effect> effects;
         for (size_t i = first_probe; i < first_notifier; ++i) {
-            Session *s = fds[i].revents ? table_.find(probe_ids[i - first_probe]) : nullptr;
+            const Session *s =
+                fds[i].revents ? machine_.table().find(probe_ids[i - first_probe]) : nullptr;
             if (s && s->state == SessionState::starting) {
                 Proc &p = procs_[s->id];
                 if (p.probe_fd == fds[i].fd)
-                    on_probe_done(*s, p);
+                    on_probe_done(*s, p, &effects);
             }
         }
+        apply(effects);
         handle_timers();
         sync_elsewhere();
     }
@@ -287,13 +274,9 @@ int SessionDaemon::run() {
         return 0;
     }
     // What ignored even SIGKILL's deadline is killed and waited for here.
-    for (const std::string &id : table_.ids()) {
-        Session *s = table_.find(id);
-        backend_->kill_now(app_of(*s));
-        pools_[static_cast<size_t>(s->launcher)].release(s->host, s->port);
-        table_.remove(id);
-        finish_launch(id, LaunchState::canceled, "warning", "the launcher stopped");
-    }
+    std::vector<Effect> effects;
+    machine_.abandon(&effects);
+    apply(effects);
     flush_notifications();
     collect_exits(nullptr, 0); // and whatever the apps left behind
     for (size_t l = 0; l < opts_.launchers.size(); ++l)

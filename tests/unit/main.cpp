@@ -19,5 +19,6 @@ int main(void) {
     failures += run_config_tests();
     failures += run_launch_plan_tests();
     failures += run_launch_format_tests();
+    failures += run_session_machine_tests();
     return failures > 255 ? 255 : failures;
 }
