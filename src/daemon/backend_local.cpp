@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,59 @@ bool resolve_ids(const AppIdentity &who, uid_t *uid, gid_t *gid, std::string *er
     }
     return true;
 }
+
+// The app user's uid, gid and groups. Resolving them goes through NSS:
+// with systemd's userdb module that is about a hundred system calls, most
+// of a launch's cost in the daemon. They are kept while /etc/passwd and
+// /etc/group stay the same, and for a minute at most, so that a change in
+// a directory service (LDAP, sssd) is seen within that.
+class Credentials {
+  public:
+    bool get(const AppIdentity &who, uid_t *uid, gid_t *gid, const std::vector<gid_t> **groups,
+             std::string *error) {
+        const auto now = std::chrono::steady_clock::now();
+        Stamp stamp = current();
+        if (!valid_ || !(stamp == stamp_) || now - at_ >= std::chrono::minutes(1)) {
+            valid_ = false;
+            if (!resolve_ids(who, &uid_, &gid_, error) ||
+                !user_groups(who.user, gid_, &groups_, error))
+                return false;
+            valid_ = true;
+            stamp_ = stamp;
+            at_ = now;
+        }
+        *uid = uid_;
+        *gid = gid_;
+        *groups = &groups_;
+        return true;
+    }
+
+  private:
+    struct Stamp {
+        struct stat passwd, group;
+        bool operator==(const Stamp &o) const {
+            return same(passwd, o.passwd) && same(group, o.group);
+        }
+        static bool same(const struct stat &a, const struct stat &b) {
+            return a.st_ino == b.st_ino && a.st_size == b.st_size &&
+                   a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+        }
+    };
+    static Stamp current() {
+        Stamp s;
+        std::memset(&s, 0, sizeof s);
+        stat("/etc/passwd", &s.passwd);
+        stat("/etc/group", &s.group);
+        return s;
+    }
+
+    bool valid_ = false;
+    Stamp stamp_;
+    std::chrono::steady_clock::time_point at_;
+    uid_t uid_ = 0;
+    gid_t gid_ = 0;
+    std::vector<gid_t> groups_;
+};
 
 // Later entries replace earlier ones of the same name.
 std::vector<std::string> environment(const SpawnSpec &spec, const std::string &path,
@@ -174,7 +228,8 @@ __attribute__((noinline)) pid_t start_child(ChildPlan *c) {
 }
 
 // Returns the pid (also the process group id) or -1 with *error set.
-pid_t spawn_app(const SpawnSpec &spec, const AppIdentity &who, std::string *error) {
+pid_t spawn_app(const SpawnSpec &spec, const AppIdentity &who, Credentials *credentials,
+                std::string *error) {
     std::string path = default_path;
     for (const auto &kv : spec.env)
         if (kv.first == "PATH")
@@ -198,14 +253,13 @@ pid_t spawn_app(const SpawnSpec &spec, const AppIdentity &who, std::string *erro
 
     ChildPlan c;
     std::memset(&c, 0, sizeof c);
-    std::vector<gid_t> groups;
     if (who.switch_user) {
-        if (!resolve_ids(who, &c.uid, &c.gid, error) ||
-            !user_groups(who.user, c.gid, &groups, error))
+        const std::vector<gid_t> *groups = nullptr;
+        if (!credentials->get(who, &c.uid, &c.gid, &groups, error))
             return -1;
         c.switch_user = true;
-        c.groups = groups.data();
-        c.ngroups = groups.size();
+        c.groups = groups->data();
+        c.ngroups = groups->size();
     }
     const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) {
@@ -258,7 +312,7 @@ class LocalBackend : public Backend {
     }
 
     bool start(const SpawnSpec &spec, AppRef *app, std::string *error) override {
-        pid_t pid = spawn_app(spec, who_, error);
+        pid_t pid = spawn_app(spec, who_, &credentials_, error);
         if (pid < 0)
             return false;
         app->pid = pid;
@@ -340,6 +394,7 @@ class LocalBackend : public Backend {
 
   private:
     AppIdentity who_;
+    Credentials credentials_;
     std::map<pid_t, int> apps_; // pid -> pidfd of an adopted app, -1 for a child
 };
 
