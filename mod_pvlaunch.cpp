@@ -120,6 +120,11 @@ const char *set_max_lifetime(cmd_parms *cmd, void *, const char *arg) {
     return set_global_seconds(cmd, &globals().settings.max_lifetime, arg, 365 * 86400);
 }
 
+// 0: sessions stop as soon as Apache's parent is gone.
+const char *set_claim_window(cmd_parms *cmd, void *, const char *arg) {
+    return set_global_seconds(cmd, &globals().settings.claim_window, arg, 86400);
+}
+
 const char *set_max_body(cmd_parms *cmd, void *, const char *arg) {
     long long v = 0;
     if (!parse_count(arg, 2, 64 * 1024 * 1024, &v))
@@ -204,6 +209,9 @@ const command_rec directives[] = {
                   "(default 0: never)"),
     PVL_DIRECTIVE(TAKE1, "PVLaunchMaxLifetime", set_max_lifetime, RSRC_CONF,
                   "Stop any session at this age in seconds (default 0: no limit)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchClaimWindow", set_claim_window, RSRC_CONF,
+                  "Seconds the sessions are kept for the next Apache when Apache's parent "
+                  "dies (default 300; 0: stop them at once)"),
     PVL_DIRECTIVE(ITERATE, "PVLaunchPassEnv", pass_env, RSRC_CONF,
                   "Environment variables of Apache passed on to the applications (default: "
                   "none; they get PATH, HOME and their own env)"),
@@ -340,7 +348,7 @@ int handler(request_rec *r) noexcept {
 }
 
 void child_init(apr_pool_t *, server_rec *) noexcept {
-    protect_shared_table();
+    child_setup();
 }
 
 int status_hook(request_rec *r, int flags) noexcept {

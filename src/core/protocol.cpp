@@ -10,13 +10,13 @@ struct OpName {
     const char *name;
 };
 constexpr OpName op_names[] = {
-    {Op::create, "create"}, {Op::get, "get"},         {Op::del, "delete"},
-    {Op::list, "list"},     {Op::reorder, "reorder"}, {Op::logtail, "logtail"},
-    {Op::watch, "watch"},   {Op::map, "map"},         {Op::stats, "stats"},
+    {Op::create, "create"},   {Op::get, "get"},         {Op::del, "delete"},  {Op::list, "list"},
+    {Op::reorder, "reorder"}, {Op::logtail, "logtail"}, {Op::watch, "watch"}, {Op::map, "map"},
+    {Op::stats, "stats"},     {Op::claim, "claim"},
 };
 
 bool takes_launcher(Op op) {
-    return op != Op::map && op != Op::stats;
+    return op != Op::map && op != Op::stats && op != Op::claim;
 }
 
 bool takes_id(Op op) {

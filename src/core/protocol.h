@@ -18,6 +18,12 @@
 //            it ends
 //   map      id -> "host:port" of a ready session (no "l")
 //   stats    -> the daemon's counters for metrics and mod_status (no "l")
+//   claim    -> {"sessions": n, "pid": p} (no "l"): a new Apache takes over
+//            the sessions of a daemon whose Apache's parent is gone. The
+//            daemon saves its journal, answers, and exits leaving its apps
+//            to the new daemon. Only from the daemon's own user (Apache's
+//            parent, not its children: 403); 409 while the daemon's own
+//            Apache is alive.
 // Response: "<status> <length>\n" followed by <length> bytes of body.
 #pragma once
 #include "json.h"
@@ -30,7 +36,7 @@ namespace pvl {
 
 constexpr size_t max_request_line = 1024 * 1024;
 
-enum class Op { create, get, del, list, reorder, logtail, watch, map, stats };
+enum class Op { create, get, del, list, reorder, logtail, watch, map, stats, claim };
 
 // "create", "get", "delete"...
 const char *op_name(Op op);

@@ -28,7 +28,7 @@ std::string Settings::identity() const {
     std::string out;
     for (const std::string *s : {&socket_path, &state_path, &app_user, &app_group})
         put(&out, *s);
-    for (double v : {stop_grace, keep_finished, idle_timeout, max_lifetime})
+    for (double v : {stop_grace, keep_finished, idle_timeout, max_lifetime, claim_window})
         put(&out, exact(v));
     put(&out, std::to_string(queues.size()));
     for (const auto &q : queues) {

@@ -25,6 +25,7 @@ struct Settings {
     double keep_finished = 600.0;     // PVLaunchKeepFinished
     double idle_timeout = 0;          // PVLaunchIdleTimeout; 0: none
     double max_lifetime = 0;          // PVLaunchMaxLifetime; 0: none
+    double claim_window = 300.0;      // PVLaunchClaimWindow; 0: stop at once
     std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
     // PVLaunchPassEnv: names and Apache's values, read with the config.
     std::vector<std::pair<std::string, std::string>> pass_env;

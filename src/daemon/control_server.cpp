@@ -76,6 +76,7 @@ void SessionDaemon::accept_clients() {
         Conn c;
         c.fd = fd;
         c.handle = next_handle_++;
+        c.uid = cred.uid;
         handles_[c.handle] = fd;
         conns_.emplace(fd, std::move(c));
     }
@@ -150,6 +151,9 @@ void SessionDaemon::dispatch(Conn &c, const std::string &line) {
     case Op::stats:
         op_stats(to);
         return;
+    case Op::claim:
+        op_claim(to, c.uid);
+        return;
     default:
         break;
     }
@@ -182,6 +186,7 @@ void SessionDaemon::dispatch(Conn &c, const std::string &line) {
         break;
     case Op::map:
     case Op::stats:
+    case Op::claim:
         break;
     }
 }

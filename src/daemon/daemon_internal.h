@@ -71,6 +71,7 @@ struct Conn {
     enum class Phase { reading, waiting, writing, streaming };
     int fd = -1;
     ReplyTo handle = nobody; // how the session machine names it
+    uid_t uid = 0;           // the peer's, from SO_PEERCRED
     Phase phase = Phase::reading;
     std::string in;
     std::string out;
@@ -200,6 +201,10 @@ class SessionDaemon {
 
     // session_daemon.cpp: the loop, restarts and shutdown.
     void handle_parent();
+    // Apache's parent is gone: keep the sessions for PVLaunchClaimWindow,
+    // for the next Apache to claim (op "claim"), or stop them.
+    void orphaned();
+    void op_claim(ReplyTo to, uid_t uid);
     void flush_notifications();
     void begin_shutdown();
     void detach();
@@ -219,6 +224,9 @@ class SessionDaemon {
     // without mod_pvlaunch and the sessions are stopped.
     bool restart_pending_ = false;
     Clock::time_point claim_deadline_;
+    // Apache's parent died: sessions wait for a new Apache until this.
+    bool orphaned_ = false;
+    Clock::time_point orphan_deadline_;
     long next_request_number_ = 1;
     Notifier notifier_;
     Clock::time_point born_ = Clock::now(); // for operators (op "stats")

@@ -133,13 +133,9 @@ void SessionDaemon::handle_parent() {
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
-        // Apache's parent is gone without stopping us (killed): nobody will
-        // route to the apps any more, so they are stopped.
         close(opts_.parent_fd);
         opts_.parent_fd = -1;
-        log(LogLevel::warning, "PVL00047",
-            "Apache's parent process is gone; stopping every session");
-        begin_shutdown();
+        orphaned();
         return;
     }
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
@@ -160,6 +156,50 @@ void SessionDaemon::handle_parent() {
             "kept across Apache's restart with " + std::to_string(machine_.table().size()) +
                 " session(s)");
     }
+}
+
+// Apache's parent is gone without stopping us (kill -9, the OOM killer, a
+// crash; its children exit with it). Whoever restarts Apache starts a new
+// parent, which claims the sessions through the control socket's path; if
+// nobody does within the window, nothing would ever route to the apps
+// again, so they are stopped.
+void SessionDaemon::orphaned() {
+    const double window = opts_.settings.claim_window;
+    const size_t n = machine_.table().size();
+    if (window <= 0 || n == 0 || machine_.shutting_down()) {
+        log(LogLevel::warning, "PVL00047",
+            "Apache's parent process is gone; stopping every session");
+        begin_shutdown();
+        return;
+    }
+    orphaned_ = true;
+    restart_pending_ = false;
+    orphan_deadline_ = Clock::now() + std::chrono::milliseconds(static_cast<long>(window * 1000.0));
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "Apache's parent process is gone; keeping %zu session(s) for %g s for the "
+                  "next Apache to claim",
+                  n, window);
+    log(LogLevel::warning, "PVL00053", text);
+}
+
+void SessionDaemon::op_claim(ReplyTo to, uid_t uid) {
+    // Apache's parent runs as the daemon's user; its children (User) must
+    // not be able to make the daemon leave.
+    if (uid != geteuid()) {
+        respond(to, 403, error_body("only Apache's parent process may claim the sessions"));
+        return;
+    }
+    if (!orphaned_) {
+        respond(to, 409, error_body("the session daemon belongs to a running Apache"));
+        return;
+    }
+    const size_t n = machine_.table().size();
+    detach(); // the journal is complete before the answer goes out
+    log(LogLevel::notice, "PVL00054", "a new Apache claimed " + std::to_string(n) + " session(s)");
+    JsonPtr j(json_pack("{s:I, s:I}", "sessions", static_cast<json_int_t>(n), "pid",
+                        static_cast<json_int_t>(getpid())));
+    respond(to, 200, json_to_string(j.get()));
 }
 
 void SessionDaemon::begin_shutdown() {

@@ -38,6 +38,12 @@ void SessionDaemon::handle_timers() {
             "loaded, or no longer configured); stopping every session");
         begin_shutdown();
     }
+    if (orphaned_ && now >= orphan_deadline_ && !machine_.shutting_down()) {
+        orphaned_ = false;
+        log(LogLevel::warning, "PVL00055",
+            "no Apache claimed the sessions within PVLaunchClaimWindow; stopping every session");
+        begin_shutdown();
+    }
     std::vector<Effect> effects;
     for (auto &kv : procs_) {
         const Session *s = machine_.table().find(kv.first);
@@ -79,6 +85,8 @@ int SessionDaemon::poll_timeout_ms() const {
         next = std::min(next, stop_deadline_);
     if (restart_pending_)
         next = std::min(next, claim_deadline_);
+    if (orphaned_)
+        next = std::min(next, orphan_deadline_);
     for (const auto &kv : forget_at_)
         next = std::min(next, kv.second);
     int notifier_ms = notifier_.timeout_ms();

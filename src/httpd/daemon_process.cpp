@@ -9,7 +9,15 @@
 // new error log. A restart that changes that configuration asks the old
 // daemon to leave its ready apps running and forks a new one, which adopts
 // them from the persisted state. Apache's stop stops the daemon and its apps.
+//
+// Apache's parent can also die without stopping (kill -9, the OOM killer, a
+// crash). Its children die with it (PR_SET_PDEATHSIG), and the daemon keeps
+// the sessions for PVLaunchClaimWindow: the next Apache started with the
+// same configuration claims them through the control socket's path before
+// it binds its own. Only the daemon holds the listening control socket, so
+// a child that outlives both gets "connection refused", never a hang.
 #include "../core/log.h"
+#include "../core/protocol.h"
 #include "../daemon/backend.h"
 #include "../daemon/session_daemon.h"
 #include "../daemon/state_file.h"
@@ -28,11 +36,13 @@
 #include <ctime>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,7 +71,7 @@ void daemon_log_sink(LogLevel level, const char *msgno, const std::string &text)
 // process pool): plain data, no pointer into the module.
 struct Retained {
     pid_t pid;       // the daemon; 0: none
-    int listen_fd;   // the bound control socket
+    int listen_fd;   // unused: only the daemon holds the control socket now
     int channel_fd;  // our end of the socketpair to the daemon
     void *table_mem; // the shared table mapping
     size_t table_len;
@@ -116,11 +126,8 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     struct sockaddr_un addr;
     std::memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PVL00201: control socket path %s is too long",
-                     path.c_str());
-        return -1;
-    }
+    if (path.size() >= sizeof addr.sun_path)
+        return -1; // refused at start-up (PVL00201)
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     unlink(path.c_str());
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -147,7 +154,7 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     return fd;
 }
 
-[[noreturn]] void daemon_main(int channel) {
+[[noreturn]] void daemon_main(int listen_fd, int channel) {
     Globals &g = globals();
     // A session of its own: prefork's hard restart signals Apache's process
     // group, and that must not reach the daemon or its apps.
@@ -169,7 +176,10 @@ int bind_control_socket(server_rec *s, const std::string &path) {
         dup2(devnull, 0);
         dup2(devnull, 1);
     }
-    if (dup2(retained()->listen_fd, 3) < 0 || dup2(channel, 4) < 0)
+    // Out of the way of 3 and 4 first, whichever numbers they had.
+    listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 10);
+    channel = fcntl(channel, F_DUPFD_CLOEXEC, 10);
+    if (listen_fd < 0 || channel < 0 || dup2(listen_fd, 3) < 0 || dup2(channel, 4) < 0)
         _exit(1);
     close_range(5, ~0U, 0);
     fcntl(3, F_SETFD, FD_CLOEXEC);
@@ -199,6 +209,7 @@ int bind_control_socket(server_rec *s, const std::string &path) {
 
 apr_proc_t daemon_proc;
 bool daemon_stopping = false;
+pid_t parent_pid = 0; // Apache's parent, for its children
 
 void fork_daemon(server_rec *s);
 
@@ -223,23 +234,32 @@ void watch_daemon(server_rec *s, pid_t pid) {
     apr_proc_other_child_register(&daemon_proc, daemon_maintenance, s, nullptr, s->process->pconf);
 }
 
+// Binds the control socket (the daemon is its only holder, so that nobody
+// connects to a socket that no one will ever accept on) and forks the
+// daemon with it.
 void fork_daemon(server_rec *s) {
     Retained *r = retained();
+    const int listen_fd = bind_control_socket(s, r->socket_path);
+    if (listen_fd < 0)
+        return;
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      "PVL00216: cannot create the channel to the session daemon");
+        close(listen_fd);
         return;
     }
     pid_t pid = fork();
     if (pid < 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "PVL00205: cannot fork the session daemon");
+        close(listen_fd);
         close(pair[0]);
         close(pair[1]);
         return;
     }
     if (pid == 0)
-        daemon_main(pair[1]);
+        daemon_main(listen_fd, pair[1]);
+    close(listen_fd);
     close(pair[1]);
     if (r->channel_fd >= 0)
         close(r->channel_fd);
@@ -271,10 +291,10 @@ void end_daemon(server_rec *s, pid_t pid, int sig, double grace) {
 
 // Closes and unmaps what the retained daemon used; it is gone.
 void release_retained(Retained *r) {
-    if (r->listen_fd >= 0) {
+    if (r->listen_fd >= 0)
         close(r->listen_fd);
+    if (r->socket_path[0])
         unlink(r->socket_path);
-    }
     if (r->channel_fd >= 0)
         close(r->channel_fd);
     if (r->table_mem)
@@ -356,6 +376,70 @@ bool map_shared_table(server_rec *s) {
     return g.table.format(mem, len, ports, SharedTable::default_body_size);
 }
 
+// A daemon whose Apache's parent died keeps its sessions for a while (see
+// the top of this file); this Apache takes them over: the old daemon saves
+// its journal, answers and exits, and the daemon forked next adopts the
+// apps from the journal. Nothing listening at the path: nothing to claim.
+void claim_orphaned_sessions(server_rec *s, const std::string &path) {
+    struct sockaddr_un addr;
+    std::memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path)
+        return;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, reinterpret_cast<struct sockaddr *>(&addr), sizeof addr) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    const std::string line = encode_request(Op::claim, 0) + "\n";
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::string in;
+    if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size())) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+            in.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    int status = 0;
+    size_t length = 0;
+    const size_t nl = in.find('\n');
+    if (nl == std::string::npos ||
+        !parse_response_header(in.substr(0, nl + 1).c_str(), &status, &length)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "PVL00220: a process listens at %s but did not answer as a session daemon",
+                     path.c_str());
+        return;
+    }
+    JsonPtr body(json_loads(in.substr(nl + 1).c_str(), 0, nullptr));
+    if (status != 200) {
+        const char *why = json_string_value(json_object_get(body.get(), "error"));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "PVL00221: the session daemon at %s keeps its sessions: %s", path.c_str(),
+                     why ? why : "no reason given");
+        return;
+    }
+    const json_int_t sessions = json_integer_value(json_object_get(body.get(), "sessions"));
+    const pid_t pid = static_cast<pid_t>(json_integer_value(json_object_get(body.get(), "pid")));
+    // It leaves at once; its apps must not be adopted while it still
+    // reaps them.
+    if (pid > 1) {
+        const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+        if (pidfd >= 0) {
+            struct pollfd p = {pidfd, POLLIN, 0};
+            poll(&p, 1, 10000);
+            close(pidfd);
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "PVL00222: took over %ld session(s) kept since Apache's previous parent died",
+                 static_cast<long>(sessions));
+}
+
 // The running daemon, if this generation keeps it: it must be alive (still
 // our child) and started from an identical configuration. Otherwise it is
 // asked to hand its ready apps over (SIGUSR1) and everything it used goes.
@@ -409,8 +493,14 @@ bool keep_running_daemon(server_rec *s, uint64_t fp) {
 
 } // namespace
 
-void protect_shared_table() {
+void child_setup() {
     Retained *r = retained();
+    // Apache's children die with its parent: nothing manages them any more,
+    // and they hold the listening sockets a new Apache needs. (After
+    // Apache dropped privileges, which would clear this setting.)
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent_pid)
+        raise(SIGKILL);
     if (r->table_mem)
         mprotect(r->table_mem, r->table_len, PROT_READ);
     // Only Apache's parent talks to the daemon over the channel; its end of
@@ -424,6 +514,7 @@ void protect_shared_table() {
 int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     Globals &g = globals();
     daemon_stopping = false;
+    parent_pid = getpid();
     if (g.settings.socket_path.empty())
         g.settings.socket_path = ap_runtime_dir_relative(pconf, "pvlaunch.sock");
     g.settings.state_path = ap_runtime_dir_relative(pconf, "pvlaunch.state");
@@ -467,12 +558,15 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     const uint64_t fp = fingerprint(g);
     if (keep_running_daemon(s, fp))
         return OK;
+    claim_orphaned_sessions(s, g.settings.socket_path);
     if (!map_shared_table(s))
         return HTTP_INTERNAL_SERVER_ERROR;
     Retained *r = retained();
-    r->listen_fd = bind_control_socket(s, g.settings.socket_path);
-    if (r->listen_fd < 0)
+    if (g.settings.socket_path.size() >= sizeof r->socket_path) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PVL00201: control socket path %s is too long",
+                     g.settings.socket_path.c_str());
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
     std::snprintf(r->socket_path, sizeof r->socket_path, "%s", g.settings.socket_path.c_str());
     r->fingerprint = fp;
     fork_daemon(s);

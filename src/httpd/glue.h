@@ -47,8 +47,9 @@ inline ServerConf *server_conf(server_rec *s) {
 int start_session_daemon(apr_pool_t *pconf, server_rec *s);
 // A restart removed every PVLaunchConfig: the kept daemon stops its apps.
 void stop_retained_daemon(server_rec *s);
-// In each child: the shared table becomes read-only there.
-void protect_shared_table();
+// In each child: the shared table becomes read-only there, the channel to
+// the daemon is closed, and the child is set to die with Apache's parent.
+void child_setup();
 
 // rest_api.cpp: SetHandler pvlaunch.
 int rest_handler(request_rec *r);

@@ -117,8 +117,8 @@ std::string refused(const std::string &line) {
 }
 
 void every_op_round_trips(void **) {
-    const Op ops[] = {Op::create,  Op::get,   Op::del, Op::list, Op::reorder,
-                      Op::logtail, Op::watch, Op::map, Op::stats};
+    const Op ops[] = {Op::create,  Op::get,   Op::del, Op::list,  Op::reorder,
+                      Op::logtail, Op::watch, Op::map, Op::stats, Op::claim};
     for (Op op : ops) {
         ControlRequest req;
         req.op = op;
@@ -136,7 +136,7 @@ void every_op_round_trips(void **) {
         ControlRequest back = decoded(line);
         assert_true(back.op == op);
         assert_string_equal(op_name(back.op), op_name(op));
-        const bool has_launcher = op != Op::map && op != Op::stats;
+        const bool has_launcher = op != Op::map && op != Op::stats && op != Op::claim;
         assert_int_equal(back.launcher, has_launcher ? 3 : 0);
         const bool has_id =
             op == Op::get || op == Op::del || op == Op::logtail || op == Op::watch || op == Op::map;
@@ -185,8 +185,9 @@ void bad_requests_are_refused(void **) {
     assert_contains(refused("{\"op\":\"get\",\"l\":0,\"id\":7}"), "id");
     assert_contains(refused("{\"op\":\"reorder\",\"l\":0,\"ids\":[1]}"), "ids");
     assert_contains(refused("{\"op\":\"reorder\",\"l\":0,\"direction\":1}"), "direction");
-    // map and stats need no launcher.
+    // map, stats and claim need no launcher.
     assert_true(decoded("{\"op\":\"stats\"}").op == Op::stats);
+    assert_true(decoded("{\"op\":\"claim\"}").op == Op::claim);
     assert_str_eq(decoded("{\"op\":\"map\",\"id\":\"q\"}").id, "q");
     // The short form builds the same line.
     ControlRequest full;

@@ -19,6 +19,7 @@ void defaults_are_the_documented_ones(void **) {
     assert_true(s.keep_finished == 600.0);
     assert_true(s.idle_timeout == 0);
     assert_true(s.max_lifetime == 0);
+    assert_true(s.claim_window == 300.0);
     assert_true(s.queues.empty() && s.pass_env.empty());
     assert_str_eq(s.identity(), Settings().identity());
 }
@@ -35,6 +36,7 @@ void identity_changes_with_every_field(void **) {
         [](Settings &s) { s.keep_finished = 60; },
         [](Settings &s) { s.idle_timeout = 1800; },
         [](Settings &s) { s.max_lifetime = 43200; },
+        [](Settings &s) { s.claim_window = 0; },
         [](Settings &s) { s.queues.push_back({}); },
         [](Settings &s) {
             s.queues = {{20, 300}};
