@@ -42,7 +42,7 @@ $(BUILD)/obj/%.o: %.cpp
 
 # ap_* and apr_* symbols come from the httpd binary: no -z defs here.
 $(BUILD)/mod_pvlaunch.so: $(MOD_OBJ)
-	$(CXX) -shared $(SANITIZE) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) -lapr-1 -laprutil-1 -lcurl
+	$(CXX) -shared $(SANITIZE) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) -lapr-1 -laprutil-1 -lcurl -lsystemd
 
 # The Status-Location notifier on its own, for tests/test_notifier.py.
 $(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/core/log.cpp

@@ -92,6 +92,69 @@ bool get_number(Checker &c, json_t *j, const std::string &where, double *out) {
     return true;
 }
 
+// A positive whole number, from JSON or from text with an optional suffix:
+// `units` maps each accepted suffix to its factor ("" must be listed for
+// a bare number).
+bool get_amount(Checker &c, json_t *v, const std::string &where,
+                const std::vector<std::pair<std::string, unsigned long long>> &units,
+                const std::string &form, unsigned long long *out) {
+    unsigned long long n = 0, factor = 0;
+    std::string suffix;
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        n = static_cast<unsigned long long>(json_integer_value(v));
+    } else if (json_is_string(v)) {
+        const std::string text = json_string_value(v);
+        size_t i = 0;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i < 18)
+            n = n * 10 + static_cast<unsigned long long>(text[i++] - '0');
+        if (i == 0 || (i < text.size() && text[i] >= '0' && text[i] <= '9'))
+            return c.fail(where + " must be " + form + ", not \"" + text + "\"");
+        suffix = text.substr(i);
+    } else {
+        return c.fail(where + " must be " + form + ", not " + type_name(v));
+    }
+    for (const auto &u : units)
+        if (u.first == suffix)
+            factor = u.second;
+    if (factor == 0 || n == 0 || n > ~0ULL / factor)
+        return c.fail(where + " must be " + form);
+    *out = n * factor;
+    return true;
+}
+
+bool parse_limits(Checker &c, json_t *j, const std::string &where, AppLimits *out) {
+    if (!json_is_object(j))
+        return c.fail(where + " must be an object, not " + type_name(j));
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v) {
+        const std::string k(key);
+        if (k == "memory") {
+            if (!get_amount(c, v, where + ".memory",
+                            {{"", 1},
+                             {"K", 1ULL << 10},
+                             {"M", 1ULL << 20},
+                             {"G", 1ULL << 30},
+                             {"T", 1ULL << 40}},
+                            "a number of bytes, optionally with K, M, G or T (1024-based)",
+                            &out->memory))
+                return false;
+        } else if (k == "cpu") {
+            if (!get_amount(c, v, where + ".cpu", {{"", 1}, {"%", 1}},
+                            "a percentage of one CPU (\"200%\" is two CPUs)", &out->cpu_percent) ||
+                out->cpu_percent > 100000)
+                return c.fail(where + ".cpu must be at most 100000%");
+        } else if (k == "tasks") {
+            if (!get_amount(c, v, where + ".tasks", {{"", 1}}, "a number of tasks", &out->tasks))
+                return false;
+        } else {
+            return c.fail(where + " has an unknown limit \"" + k +
+                          "\" (known: memory, cpu, tasks)");
+        }
+    }
+    return true;
+}
+
 bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
                std::vector<std::string> *warnings) {
     std::string where = "application \"" + name + "\"";
@@ -116,6 +179,9 @@ bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
         } else if (k == "ready_line" || k == "wait_line") {
             if (!get_ready_lines(c, v, where + " " + k, &app->ready_lines))
                 return false;
+        } else if (k == "limits") {
+            if (!parse_limits(c, v, where + " limits", &app->limits))
+                return false;
         } else if (k == "env") {
             if (!json_is_object(v))
                 return c.fail(where + " env must be an object of strings, not " + type_name(v));
@@ -132,7 +198,7 @@ bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
             }
         } else {
             warnings->push_back(where + " has an unknown key \"" + k +
-                                "\" (known: cmd, dir, env, ready_line); ignored");
+                                "\" (known: cmd, dir, env, ready_line, limits); ignored");
         }
     }
     return true;

@@ -29,11 +29,22 @@ struct Resource {
     int port_hi = 0;
 };
 
+// Limits of each session of an app, which systemd enforces on the app's
+// scope unit (MemoryMax, CPUQuota, TasksMax). 0: none. Only where systemd
+// runs the machine: elsewhere Apache refuses them at start.
+struct AppLimits {
+    unsigned long long memory = 0;      // bytes
+    unsigned long long cpu_percent = 0; // of one CPU: 200 is two CPUs
+    unsigned long long tasks = 0;
+    bool any() const { return memory || cpu_percent || tasks; }
+};
+
 struct App {
     std::vector<std::string> cmd;
     std::string dir;
     std::vector<std::pair<std::string, std::string>> env;
     std::vector<std::string> ready_lines; // empty: use the launcher's
+    AppLimits limits;
 };
 
 struct LauncherConfig {

@@ -5,6 +5,8 @@
 // backends (systemd units, jobs of a batch scheduler) implement the same
 // calls.
 #pragma once
+#include "../core/config.h"
+
 #include <memory>
 #include <poll.h>
 #include <string>
@@ -28,6 +30,8 @@ struct SpawnSpec {
     // same name (PVLaunchPassEnv first, then the app's own env).
     std::vector<std::pair<std::string, std::string>> env;
     int output_fd = -1; // stdout and stderr of the app
+    std::string name;   // the application's name in the launcher config
+    AppLimits limits;   // enforced where the backend can (systemd)
 };
 
 // One app for good: pids are reused, a pid with its start time is not.

@@ -136,6 +136,10 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     spec.env = opts_.settings.pass_env;
     spec.env.insert(spec.env.end(), plan.env.begin(), plan.env.end());
     spec.output_fd = out_fd;
+    spec.name = l.service;
+    auto app_cfg = cfg.apps.find(l.service);
+    if (app_cfg != cfg.apps.end())
+        spec.limits = app_cfg->second.limits;
     std::string spawn_error;
     AppRef app;
     const bool started = backend_->start(spec, &app, &spawn_error);

@@ -1,6 +1,7 @@
 // The session daemon: its event loop, restarts and shutdown; see
 // daemon_internal.h for the other rooms.
 #include "daemon_internal.h"
+#include "systemd.h"
 
 namespace pvl {
 namespace daemon {
@@ -216,6 +217,12 @@ void SessionDaemon::begin_shutdown() {
 
 int SessionDaemon::run() {
     backend_ = make_local_backend(opts_.apps_as);
+    // Where systemd runs the machine, apps leave Apache's cgroup, which
+    // systemctl restart apache2 empties. Creating units needs root.
+    if (systemd_running() && geteuid() == 0) {
+        backend_ = make_scoped_backend(std::move(backend_));
+        log(LogLevel::info, "PVL00057", "applications run in scope units of pvlaunch.slice");
+    }
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);

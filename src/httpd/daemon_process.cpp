@@ -21,6 +21,7 @@
 #include "../daemon/backend.h"
 #include "../daemon/session_daemon.h"
 #include "../daemon/state_file.h"
+#include "../daemon/systemd.h"
 #include "glue.h"
 
 #include <ap_mpm.h>
@@ -344,6 +345,23 @@ apr_status_t stop_session_daemon(void *data) {
     // cleanup, registered after this one, has already run.
     daemon_stopping = true;
     Retained *r = retained();
+    // Unless systemd stops Apache to start it again (systemctl restart, a
+    // package upgrade: the same graceful-stop as systemctl stop). Then the
+    // daemon leaves the apps, which live in scope units of their own, and
+    // its journal to the daemon of the next start.
+    if (r->pid > 0 && systemd_running()) {
+        const std::string job = systemd_job_of(getpid());
+        if (systemd_job_restarts(job)) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "PVL00223: systemd restarts Apache (job %s); the sessions are kept "
+                         "for the next start",
+                         job.c_str());
+            end_daemon(s, r->pid, SIGUSR1, g.settings.stop_grace);
+            release_retained(r);
+            g.table = SharedTable();
+            return APR_SUCCESS;
+        }
+    }
     if (r->pid > 0)
         end_daemon(s, r->pid, SIGTERM, g.settings.stop_grace);
     // A daemon that stopped its sessions removed its journal.
@@ -537,6 +555,19 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+    // Limits are systemd's to enforce, on units only root may create.
+    const bool units = systemd_running() && geteuid() == 0;
+    for (const auto &l : g.launchers)
+        for (const auto &app : l->apps)
+            if (app.second.limits.any() && !units) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                             "PVL00224: %s: application \"%s\" sets \"limits\", which need "
+                             "systemd as the machine's init and Apache started as root; %s",
+                             l->file.c_str(), app.first.c_str(),
+                             systemd_running() ? "Apache does not run as root"
+                                               : "systemd does not run this machine");
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
     for (auto &l : g.launchers) {
         if (l->log_dir.empty())
             l->log_dir = ap_runtime_dir_relative(pconf, "pvlaunch-logs");

@@ -277,6 +277,49 @@ void app_dir_and_env(void **) {
                     "dir");
 }
 
+const App &only_app(const std::string &app, LauncherConfig *cfg) {
+    std::string error;
+    if (!parse(wslink(url, res_ok, app), cfg, &error))
+        fail_msg("config rejected: %s", error.c_str());
+    return cfg->apps.begin()->second;
+}
+
+void app_limits(void **) {
+    LauncherConfig cfg;
+    const App &a =
+        only_app("\"a\": {\"cmd\": [\"x\"], \"limits\": {\"memory\": \"8G\", \"cpu\": \"150%\", "
+                 "\"tasks\": 512}}",
+                 &cfg);
+    assert_true(a.limits.memory == 8ULL << 30);
+    assert_true(a.limits.cpu_percent == 150);
+    assert_true(a.limits.tasks == 512);
+    assert_true(a.limits.any());
+    // Plain numbers: bytes and percent; each limit on its own.
+    LauncherConfig cfg2;
+    const App &b = only_app(
+        "\"b\": {\"cmd\": [\"x\"], \"limits\": {\"memory\": 1048576, \"cpu\": 50}}", &cfg2);
+    assert_true(b.limits.memory == 1048576 && b.limits.cpu_percent == 50 && b.limits.tasks == 0);
+    LauncherConfig cfg3;
+    assert_false(only_app(app_ok, &cfg3).limits.any());
+
+    const auto limits = [](const std::string &body) {
+        return parse_error(
+            wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"limits\": " + body + "}"));
+    };
+    assert_contains(limits("[1]"), "limits must be an object");
+    assert_contains(limits("{\"memory\": \"8X\"}"), "limits.memory must be a number of bytes");
+    assert_contains(limits("{\"memory\": \"G\"}"), "limits.memory");
+    assert_contains(limits("{\"memory\": 0}"), "limits.memory");
+    assert_contains(limits("{\"memory\": -5}"), "limits.memory");
+    assert_contains(limits("{\"memory\": \"99999999999999999999T\"}"), "limits.memory");
+    assert_contains(limits("{\"memory\": \"17179869184T\"}"), "limits.memory");
+    assert_contains(limits("{\"cpu\": \"1.5\"}"), "limits.cpu must be a percentage");
+    assert_contains(limits("{\"cpu\": \"200000%\"}"), "at most 100000%");
+    assert_contains(limits("{\"tasks\": \"5%\"}"), "limits.tasks must be a number of tasks");
+    assert_contains(limits("{\"tasks\": true}"), "not a boolean");
+    assert_contains(limits("{\"swap\": 1}"), "unknown limit \"swap\"");
+}
+
 void comments_are_accepted(void **) {
     std::string text = "# leading hash line\n"
                        "// leading slash line\n"
@@ -734,6 +777,7 @@ int run_config_tests(void) {
         cmocka_unit_test(pvw_guide_vocabulary),
         cmocka_unit_test(wait_line_as_list),
         cmocka_unit_test(app_dir_and_env),
+        cmocka_unit_test(app_limits),
         cmocka_unit_test(comments_are_accepted),
         cmocka_unit_test(strip_comments_keeps_newlines),
         cmocka_unit_test(directory_is_not_a_config),
