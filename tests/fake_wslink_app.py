@@ -20,7 +20,8 @@ Supported calls:
 
 The --mode option selects a (mis)behaviour so that the launcher can be
 exercised: ready, slow, never, exit-early, crash-later, ignore-term,
-spawn-child.  See --help.
+spawn-child, escape-child (a child in a session of its own, out of reach of
+the app's process group, as a daemonizing helper would be).  See --help.
 """
 
 import argparse
@@ -34,7 +35,7 @@ DEFAULT_READY_LINE = "Starting factory"
 MAX_MSG_SIZE = 4194304
 HEADER_SIZE = 12
 MODES = ("ready", "slow", "never", "exit-early", "crash-later",
-         "ignore-term", "spawn-child")
+         "ignore-term", "spawn-child", "escape-child")
 # Modes whose --delay default is not 0.
 DEFAULT_DELAYS = {"slow": 2.0, "crash-later": 1.0}
 
@@ -271,6 +272,13 @@ async def serve(opts):
     if opts.mode == "spawn-child":
         import subprocess
         child = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL)
+        out("child pid %d" % child.pid)
+
+    if opts.mode == "escape-child":
+        import subprocess
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)",
+                                  "escaped-from-%d" % opts.port],
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
         out("child pid %d" % child.pid)
 
     if opts.trame:

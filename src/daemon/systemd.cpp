@@ -3,8 +3,10 @@
 #include "../core/log.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
@@ -53,9 +55,11 @@ class ScopedBackend : public Backend {
     bool start(const SpawnSpec &spec, AppRef *app, std::string *error) override {
         if (!inner_->start(spec, app, error))
             return false;
-        std::string why;
-        if (place(app->pid, spec, &why))
+        std::string why, unit;
+        if (place(app->pid, spec, &unit, &why)) {
+            units_[app->pid] = unit;
             return true;
+        }
         if (spec.limits.any()) {
             inner_->kill_now(*app);
             *error = "systemd could not give it a scope unit with its limits: " + why;
@@ -70,14 +74,75 @@ class ScopedBackend : public Backend {
         return true;
     }
     bool signal(const AppRef &app, int sig) override { return inner_->signal(app, sig); }
-    bool adopt(const AppRef &app) override { return inner_->adopt(app); }
-    void add_pollfds(std::vector<pollfd> *fds) const override { inner_->add_pollfds(fds); }
-    void collect_exits(const pollfd *fds, size_t n, std::vector<AppExit> *out) override {
-        inner_->collect_exits(fds, n, out);
+    bool adopt(const AppRef &app) override {
+        if (!inner_->adopt(app))
+            return false;
+        const std::string unit = scope_of(app.pid);
+        if (!unit.empty())
+            units_[app.pid] = unit;
+        return true;
     }
-    void kill_now(const AppRef &app) override { inner_->kill_now(app); }
+    void add_pollfds(std::vector<pollfd> *fds) const override { inner_->add_pollfds(fds); }
+    // An app that ended takes its scope with it: whatever it left there
+    // (a helper that left its process group, too) is stopped.
+    void collect_exits(const pollfd *fds, size_t n, std::vector<AppExit> *out) override {
+        const size_t before = out->size();
+        inner_->collect_exits(fds, n, out);
+        for (size_t i = before; i < out->size(); ++i)
+            stop_scope((*out)[i].pid);
+    }
+    void kill_now(const AppRef &app) override {
+        inner_->kill_now(app);
+        stop_scope(app.pid);
+    }
 
   private:
+    // The scope unit a live process is in, if it is one of ours.
+    static std::string scope_of(pid_t pid) {
+        char path[64];
+        std::snprintf(path, sizeof path, "/proc/%d/cgroup", static_cast<int>(pid));
+        FILE *f = std::fopen(path, "re");
+        if (!f)
+            return std::string();
+        char line[4096];
+        std::string unit;
+        while (std::fgets(line, sizeof line, f)) {
+            if (std::strncmp(line, "0::", 3) != 0)
+                continue;
+            std::string cg(line + 3);
+            while (!cg.empty() && cg.back() == '\n')
+                cg.pop_back();
+            const std::string name = cg.substr(cg.rfind('/') + 1);
+            if (name.compare(0, 9, "pvlaunch-") == 0 && name.size() > 15 &&
+                name.compare(name.size() - 6, 6, ".scope") == 0)
+                unit = name;
+        }
+        std::fclose(f);
+        return unit;
+    }
+
+    // StopUnit, without waiting for systemd's answer (nothing depends on it,
+    // and the daemon's loop must not wait).
+    void stop_scope(pid_t pid) {
+        auto it = units_.find(pid);
+        if (it == units_.end())
+            return;
+        const std::string unit = it->second;
+        units_.erase(it);
+        std::string ignored;
+        sd_bus *b = bus(&ignored);
+        if (!b)
+            return;
+        Call c;
+        if (sd_bus_message_new_method_call(b, &c.message, destination, manager_path, manager,
+                                           "StopUnit") < 0 ||
+            sd_bus_message_append(c.message, "ss", unit.c_str(), "replace") < 0 ||
+            sd_bus_message_set_expect_reply(c.message, 0) < 0 ||
+            sd_bus_send(b, c.message, nullptr) < 0)
+            return;
+        sd_bus_flush(b);
+    }
+
     sd_bus *bus(std::string *error) {
         if (bus_.bus && sd_bus_is_open(bus_.bus) > 0)
             return bus_.bus;
@@ -94,7 +159,7 @@ class ScopedBackend : public Backend {
     // StartTransientUnit of a scope holding `pid`. The name has the pid: a
     // scope ends once empty, so only a scope that outlived its first
     // process (a child of the app still runs) can hold it; then a suffix.
-    bool place(pid_t pid, const SpawnSpec &spec, std::string *error) {
+    bool place(pid_t pid, const SpawnSpec &spec, std::string *unit_out, std::string *error) {
         sd_bus *b = bus(error);
         if (!b)
             return false;
@@ -132,8 +197,10 @@ class ScopedBackend : public Backend {
                 r = sd_bus_message_append(c.message, "a(sa(sv))", 0);
             if (r >= 0)
                 r = sd_bus_call(b, c.message, 5 * 1000000ULL, &c.error, &c.reply);
-            if (r >= 0)
+            if (r >= 0) {
+                *unit_out = unit;
                 return true;
+            }
             if (sd_bus_error_has_name(&c.error, "org.freedesktop.systemd1.UnitExists"))
                 continue;
             *error = c.why(r);
@@ -146,6 +213,7 @@ class ScopedBackend : public Backend {
     std::unique_ptr<Backend> inner_;
     BusRef bus_;
     bool warned_ = false;
+    std::map<pid_t, std::string> units_; // app -> its scope unit
 };
 
 } // namespace

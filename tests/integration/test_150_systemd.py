@@ -45,7 +45,7 @@ PVLaunchStopTimeout 2
 """
 
 
-def fake_app_procs():
+def fake_app_procs(marker=ROOT + "/fake_wslink_app.py"):
     """The box's apps as the host sees them: pid -> (cmdline, cgroup)."""
     out = {}
     for pid in os.listdir("/proc"):
@@ -58,7 +58,7 @@ def fake_app_procs():
                 cgroup = f.read().strip().splitlines()[-1]
         except OSError:
             continue
-        if ROOT + "/fake_wslink_app.py" in cmd:
+        if marker in cmd:
             out[int(pid)] = (cmd, cgroup)
     return out
 
@@ -78,6 +78,8 @@ def box():
         "demo": {"cmd": H.app_cmd("ready", tmp=ROOT), "ready_line": "Starting factory"},
         "limited": {"cmd": H.app_cmd("ready", tmp=ROOT), "ready_line": "Starting factory",
                     "limits": LIMITS},
+        "escaper": {"cmd": H.app_cmd("escape-child", tmp=ROOT),
+                    "ready_line": "Starting factory"},
     }
     launcher = H.default_launcher(ROOT, 80, 9100, count=SESSIONS + 10, timeout=10, apps=apps)
     b.put(ROOT + "/launcher.json", json.dumps(launcher, indent=2))
@@ -201,6 +203,19 @@ def test_killed_parent_restarted_by_systemd_keeps_the_sessions(box):
         box.error_log()[-3000:]
     assert_all_answer(box, sessions)
     assert {s["id"]: app_of(s) for s in sessions} == apps
+
+
+def test_an_ended_session_takes_its_whole_scope_with_it(box):
+    """A helper that left the app's process group (setsid) is out of reach
+    of the group's signals, not of the scope: DELETE stops the unit."""
+    (session,) = launch(box, 1, "escaper")
+    marker = "escaped-from-%d" % session["port"]
+    assert wait_until(lambda: fake_app_procs(marker), timeout=5)
+    (child_cgroup,) = [cg for _, cg in fake_app_procs(marker).values()]
+    assert child_cgroup.endswith("/" + scope_of(app_of(session)))
+    status, _ = box.client("request", "DELETE", "/paraview/" + session["id"])
+    assert status == 200
+    assert wait_until(lambda: not fake_app_procs(marker), timeout=10), fake_app_procs(marker)
 
 
 def test_limits_reach_the_unit(box):
