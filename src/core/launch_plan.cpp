@@ -210,10 +210,17 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
         json_object_set_new(response.get(), "secret", json_stringn(secret.data(), secret.size()));
     json_object_set_new(response.get(), "application",
                         json_stringn(vars.application.data(), vars.application.size()));
-    for (const auto &f : cfg.fields) {
-        if (f == "host")
+    // "host" and "port" are answered when `fields` names them, and always
+    // with the server's values: a payload (or sessionData) of the same name
+    // must not look like the session's route.
+    for (const char *name : {"host", "port"}) {
+        const bool wanted =
+            std::find(cfg.fields.begin(), cfg.fields.end(), name) != cfg.fields.end();
+        if (!wanted && !json_object_get(response.get(), name))
+            continue;
+        if (name[0] == 'h')
             json_object_set_new(response.get(), "host", json_string(vars.host.c_str()));
-        else if (f == "port")
+        else
             json_object_set_new(response.get(), "port", json_integer(vars.port));
     }
 

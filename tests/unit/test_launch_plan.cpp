@@ -264,8 +264,13 @@ void payload_cannot_override_server_or_properties(void **) {
     // The response's id is the server's as well, and so is the session URL.
     assert_str_eq(resp_str(plan, "id"), "ID123");
     assert_str_eq(resp_str(plan, "sessionURL"), "ws://localhost:9004/ws?sessionId=ID123&app=vis");
-    // "host" is in fields: the server's value is answered.
+    // "host" is in fields: the server's value is answered. "port" is not,
+    // but the payload named it: the server's value too, never the payload's.
     assert_str_eq(resp_str(plan, "host"), "localhost");
+    assert_int_equal(json_integer_value(json_object_get(plan.response.get(), "port")), 9004);
+    // Without them in the payload or fields, neither is answered.
+    plan = plan_ok(f, "{\"application\": \"vis\"}");
+    assert_null(json_object_get(plan.response.get(), "port"));
 }
 
 void application_var_is_the_server_one(void **) {
