@@ -11,8 +11,14 @@ void SessionDaemon::write_map_file(int launcher) {
         return;
     std::string tmp = cfg.map_file + ".tmp." + std::to_string(getpid());
     std::string text = machine_.table().map_file_text(launcher);
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    // It names every session id, and an id is the key to a session's
+    // secret: Apache's children (for a txt: map) may read it, nobody else.
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     bool ok = fd >= 0;
+    if (ok && geteuid() == 0)
+        ok = fchown(fd, 0, opts_.client_gid) == 0;
+    if (ok)
+        ok = fchmod(fd, 0640) == 0;
     if (ok)
         ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     if (fd >= 0)

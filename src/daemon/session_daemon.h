@@ -17,6 +17,7 @@ struct DaemonOptions {
     std::vector<const LauncherConfig *> launchers;
     AppIdentity apps_as;
     uid_t client_uid = 0; // besides root, the only uid allowed to connect
+    gid_t client_gid = 0; // Apache's Group: may read the map files
     // What the children read; ports are numbered across launchers in order.
     SharedTable *table = nullptr;
     // From Apache's parent: a descriptor sent here (SCM_RIGHTS) becomes the

@@ -193,6 +193,7 @@ int bind_control_socket(server_rec *s, const std::string &path) {
     for (const auto &l : g.launchers)
         opts.launchers.push_back(l.get());
     opts.client_uid = ap_unixd_config.user_id;
+    opts.client_gid = ap_unixd_config.group_id;
     opts.table = &g.table;
     opts.settings = g.settings;
     if (geteuid() == 0) {

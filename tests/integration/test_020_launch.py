@@ -1,8 +1,10 @@
 """The launcher REST API on the happy path: POST, GET, DELETE, the
 websocket route through int:pvsession, templates and sanitize."""
+import grp
 import os
 import re
 import socket
+import stat
 
 import apache_harness as H
 import wslink_client
@@ -52,9 +54,14 @@ def test_post_get_delete_and_websocket(server):
     assert bad["error"]["code"] == -32000
     assert wslink_client.connect_status(ws_url(a, "nosuchsession")) == 404
 
-    # the map file for txt: RewriteMaps
+    # the map file for txt: RewriteMaps, which only Apache may read: an id
+    # is the key to the session's secret
     with open(os.path.join(a.tmp, "proxy.txt")) as f:
         assert f.read() == "%s 127.0.0.1:%d\n" % (obj["id"], obj["port"])
+    st = os.stat(os.path.join(a.tmp, "proxy.txt"))
+    assert stat.S_IMODE(st.st_mode) == 0o640, oct(st.st_mode)
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (0, grp.getgrnam("www-data").gr_gid)
 
     status, got, _ = a.json("GET", "/paraview/" + obj["id"])
     assert status == 200 and got == obj

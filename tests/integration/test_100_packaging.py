@@ -14,6 +14,7 @@ Installing a package needs root (CI runs the tests as root): without it,
 only the package builds are tested and the installation test is skipped.
 """
 import glob
+import grp
 import json
 import os
 import re
@@ -348,6 +349,13 @@ def install_serve_purge(deb, env, before, tmp):
         return pid if pid and session_daemons(pid) else None
     pid = wait_until(ready, timeout=30, step=0.1)
     assert pid, "the machine's apache2 did not start with the package"
+
+    # Map files name every session id and logs hold what users typed:
+    # Apache's group (for a txt: map) and root only.
+    for d, group in (("/var/lib/pvlaunch", "www-data"), ("/var/log/pvlaunch", "root")):
+        st = os.stat(d)
+        assert stat.S_IMODE(st.st_mode) == 0o750, (d, oct(st.st_mode))
+        assert (st.st_uid, st.st_gid) == (0, grp.getgrnam(group).gr_gid), (d, st)
 
     status, obj, _ = client.json("POST", "/paraview", {"application": "demo"})
     assert status == 200, obj
