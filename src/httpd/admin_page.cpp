@@ -163,6 +163,11 @@ bool names_this_host(request_rec *r, const char *url, std::string *why) {
     std::string own =
         host ? host
              : std::string(ap_get_server_name(r)) + ":" + std::to_string(ap_get_server_port(r));
+    // An origin is scheme, host and port: http://h:443 and https://h are two.
+    if (scheme != lower(ap_http_scheme(r))) {
+        *why = "it names another scheme";
+        return false;
+    }
     if (normal_authority(authority, scheme) != normal_authority(own, ap_http_scheme(r))) {
         *why = "it names another host";
         return false;

@@ -286,6 +286,9 @@ def test_admin_page_over_http(server):
         post(a, dict(move_w2, csrf="A" * 43), cookie=token, origin=own),
         post(a, move_w2, cookie=token, origin="http://evil.example"),
         post(a, move_w2, cookie=token, origin="http://127.0.0.1:%d" % (a.port + 1)),
+        # the same host and port, another scheme: another origin
+        post(a, move_w2, cookie=token, origin="https://127.0.0.1:%d" % a.port),
+        post(a, move_w2, cookie=token, referer="https://127.0.0.1:%d/pvadmin" % a.port),
         post(a, move_w2, cookie=token, origin="null"),
         post(a, move_w2, cookie=token, referer="http://evil.example/pvadmin"),
         post(a, move_w2, cookie=token, referer="http://127.0.0.1:%d@evil.example/" % a.port),
