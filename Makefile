@@ -19,7 +19,7 @@ CXXFLAGS += -std=c++17 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SANITIZE)
 CPPFLAGS += -I$(HTTPD_INC) -I$(APR_INC) $(HTTPD_DEFS) -Isrc
 
 # Libraries of the core: JSON, and RE2 for sanitize regexps.
-CORE_LIBS  := -ljansson -lre2
+CORE_LIBS  := -ljansson -lre2 -lcurl
 CORE_SRC   := $(wildcard src/core/*.cpp)
 DAEMON_SRC := $(wildcard src/daemon/*.cpp)
 HTTPD_SRC  := $(wildcard src/httpd/*.cpp) mod_pvlaunch.cpp

@@ -1,6 +1,7 @@
 #include "notifier.h"
 
 #include "../core/log.h"
+#include "../core/url.h"
 
 #include <curl/curl.h>
 
@@ -45,15 +46,6 @@ int ms_until(Clock::time_point when, Clock::time_point now) {
 // The answer's body is of no use, and libcurl would write it to stdout.
 size_t discard(char *, size_t size, size_t nmemb, void *) {
     return size * nmemb;
-}
-
-std::string url_part(CURLU *u, CURLUPart what, unsigned flags = 0) {
-    char *part = nullptr;
-    std::string s;
-    if (curl_url_get(u, what, &part, flags) == CURLUE_OK && part)
-        s = part;
-    curl_free(part);
-    return s;
 }
 
 bool has_control_chars(const std::string &s) {
@@ -360,36 +352,11 @@ bool Notifier::post(const std::string &url, const std::string &body,
         *error = "the content type is empty or contains control characters";
         return false;
     }
-    // An embedded NUL would make libcurl see another URL than the one checked.
-    if (url.find('\0') != std::string::npos) {
-        *error = "invalid URL: it contains a NUL byte";
+    NotifyUrl parsed;
+    if (!parse_notify_url(url, &parsed, error))
         return false;
-    }
-    std::unique_ptr<CURLU, void (*)(CURLU *)> u(curl_url(), curl_url_cleanup);
-    if (!u) {
-        *error = "out of memory";
-        return false;
-    }
-    // No flags: a URL without a scheme is an error, not a guess.
-    CURLUcode uc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
-    if (uc != CURLUE_OK) {
-        *error = std::string("invalid URL: ") + curl_url_strerror(uc);
-        return false;
-    }
-    std::string scheme = url_part(u.get(), CURLUPART_SCHEME);
-    if (scheme != "http" && scheme != "https") {
-        *error = "only http and https URLs are accepted, not " + scheme;
-        return false;
-    }
-    std::string host = url_part(u.get(), CURLUPART_HOST);
-    std::string normalized = url_part(u.get(), CURLUPART_URL);
-    if (host.empty() || normalized.empty()) {
-        *error = "invalid URL: no host";
-        return false;
-    }
-    std::string log_url = scheme + "://" + host + ":" +
-                          url_part(u.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT) +
-                          url_part(u.get(), CURLUPART_PATH);
+    std::string normalized = parsed.normalized;
+    const std::string &log_url = parsed.for_log;
     if (d.items.size() >= d.opts.max_pending) {
         log(LogLevel::warning, "PVL00063",
             "status notification to " + log_url + " dropped: " + std::to_string(d.items.size()) +

@@ -20,6 +20,7 @@
 #include "../core/launch_plan.h"
 #include "../core/protocol.h"
 #include "../core/template.h"
+#include "../core/url.h"
 #include "daemon_client.h"
 #include "glue.h"
 #include "request.h"
@@ -164,11 +165,10 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     const bool async =
         form_app || has_token(apr_table_get(r->headers_in, "Prefer"), "respond-async");
     const char *notify = apr_table_get(r->headers_in, "Status-Location");
-    if (notify && (std::strlen(notify) > 2048 || (strncasecmp(notify, "http://", 7) != 0 &&
-                                                  strncasecmp(notify, "https://", 8) != 0)))
-        return send_error(r, HTTP_BAD_REQUEST,
-                          "Status-Location must be an http:// or https:// URL of at most 2048 "
-                          "characters");
+    NotifyUrl notify_url;
+    std::string notify_error;
+    if (notify && !parse_notify_url(notify, &notify_url, &notify_error))
+        return send_error(r, HTTP_BAD_REQUEST, notify_error);
     // Checked here too so that a bad request never costs the daemon a trip.
     std::string app;
     if (!check_payload(*globals().launchers[static_cast<size_t>(launcher)], payload.get(), &app,
@@ -184,7 +184,7 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     req.base = base;
     req.async = async;
     req.form = form_app != nullptr;
-    req.notify = notify ? notify : "";
+    req.notify = notify ? notify_url.normalized : "";
     const LauncherConfig &cfg = *globals().launchers[static_cast<size_t>(launcher)];
     const QueueOptions q = static_cast<size_t>(launcher) < globals().settings.queues.size()
                                ? globals().settings.queues[static_cast<size_t>(launcher)]

@@ -304,6 +304,11 @@ def test_status_location_callbacks(event_server):
     # not an http(s) URL: refused at once
     status, _, obj = post_async(a, headers={"Status-Location": "file:///etc/passwd"})
     assert status == 400 and "Status-Location" in obj["error"]
+    # http-looking but not URLs libcurl would send to: refused at the
+    # request too, by the parser that would send (not accepted, then dropped)
+    for bad in ("http://", "https://[::1/cb", "http://host:99999/cb", "http://exa mple/cb"):
+        status, _, obj = post_async(a, headers={"Status-Location": bad})
+        assert status == 400 and "Status-Location must be" in obj["error"], (bad, status, obj)
     assert "token=abc" not in a.read_log()
 
 

@@ -20,5 +20,6 @@ int main(void) {
     failures += run_launch_plan_tests();
     failures += run_launch_format_tests();
     failures += run_session_machine_tests();
+    failures += run_url_tests();
     return failures > 255 ? 255 : failures;
 }

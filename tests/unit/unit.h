@@ -31,6 +31,7 @@ int run_metrics_tests(void);
 int run_netstat_tests(void);
 int run_launch_format_tests(void);
 int run_session_machine_tests(void);
+int run_url_tests(void);
 
 // Fails the current test unless `needle` occurs in `hay`, printing both.
 #define assert_contains(hay, needle)                                                               \
