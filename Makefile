@@ -45,7 +45,8 @@ $(BUILD)/mod_pvlaunch.so: $(MOD_OBJ)
 	$(CXX) -shared $(SANITIZE) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) -lapr-1 -laprutil-1 -lcurl -lsystemd
 
 # The Status-Location notifier on its own, for tests/test_notifier.py.
-$(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/core/log.cpp
+$(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/core/log.cpp \
+		src/core/url.cpp
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $^ -lcurl
 
 $(UNIT_BIN): $(CORE_OBJ) $(wildcard tests/unit/*.cpp) $(wildcard tests/unit/*.h)
