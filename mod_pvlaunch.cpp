@@ -4,6 +4,7 @@
 #include "src/core/log.h"
 #include "src/httpd/glue.h"
 
+#include <ap_mpm.h>
 #include <apr_optional.h>
 #include <apr_strings.h>
 #include <http_core.h>
@@ -120,6 +121,25 @@ const char *set_max_lifetime(cmd_parms *cmd, void *, const char *arg) {
     return set_global_seconds(cmd, &globals().settings.max_lifetime, arg, 365 * 86400);
 }
 
+// PVLaunchMaxStreams <total> [<per launch> [<per client address>]]
+const char *set_max_streams(cmd_parms *cmd, void *, const char *total, const char *per_launch,
+                            const char *per_client) {
+    if (const char *err = check_global(cmd))
+        return err;
+    Settings &s = globals().settings;
+    long long v[3] = {0, static_cast<long long>(s.streams_per_launch),
+                      static_cast<long long>(s.streams_per_client)};
+    const char *args[3] = {total, per_launch, per_client};
+    for (int i = 0; i < 3; ++i)
+        if (args[i] && !parse_count(args[i], 1, 100000, &v[i]))
+            return "PVLaunchMaxStreams takes one to three whole numbers between 1 and 100000: in "
+                   "all, per launch, per client address";
+    s.streams_total = static_cast<size_t>(v[0]);
+    s.streams_per_launch = static_cast<size_t>(v[1]);
+    s.streams_per_client = static_cast<size_t>(v[2]);
+    return nullptr;
+}
+
 // 0: sessions stop as soon as Apache's parent is gone.
 const char *set_claim_window(cmd_parms *cmd, void *, const char *arg) {
     return set_global_seconds(cmd, &globals().settings.claim_window, arg, 86400);
@@ -212,6 +232,9 @@ const command_rec directives[] = {
     PVL_DIRECTIVE(TAKE1, "PVLaunchClaimWindow", set_claim_window, RSRC_CONF,
                   "Seconds the sessions are kept for the next Apache when Apache's parent "
                   "dies (default 300; 0: stop them at once)"),
+    PVL_DIRECTIVE(TAKE123, "PVLaunchMaxStreams", set_max_streams, RSRC_CONF,
+                  "Event streams held at once: in all (default: a quarter of "
+                  "MaxRequestWorkers), per launch (4), per client address (8)"),
     PVL_DIRECTIVE(ITERATE, "PVLaunchPassEnv", pass_env, RSRC_CONF,
                   "Environment variables of Apache passed on to the applications (default: "
                   "none; they get PATH, HOME and their own env)"),
@@ -326,6 +349,14 @@ int post_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *s) no
         }
         have = q;
         first = v;
+    }
+    // Event streams hold a worker each: by default a quarter of them at most.
+    if (g.settings.streams_total == 0) {
+        int daemons = 0, threads = 0;
+        ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &daemons);
+        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+        const long workers = static_cast<long>(daemons) * (threads > 0 ? threads : 1);
+        g.settings.streams_total = static_cast<size_t>(workers / 4 > 0 ? workers / 4 : 1);
     }
     try {
         return start_session_daemon(pconf, s);

@@ -69,6 +69,8 @@ std::string encode_request(const ControlRequest &req) {
             json_object_set_new(j.get(), "notify",
                                 json_stringn(req.notify.data(), req.notify.size()));
     }
+    if (req.op == Op::watch)
+        json_object_set_new(j.get(), "client", json_stringn(req.client.data(), req.client.size()));
     if (req.op == Op::reorder) {
         json_t *ids = json_array();
         for (const auto &id : req.ids)
@@ -116,6 +118,8 @@ bool decode_request(const std::string &line, ControlRequest *out, std::string *e
             !get_string(j.get(), "notify", &out->notify))
             return fail(error, "malformed control request: base or notify");
     }
+    if (out->op == Op::watch && !get_string(j.get(), "client", &out->client))
+        return fail(error, "malformed control request: client");
     if (out->op == Op::reorder) {
         size_t i;
         json_t *v;

@@ -14,8 +14,9 @@
 //   list     -> {"launches": [...]}: running and waiting launches
 //   reorder  ids (list), direction (top, up, down, bottom) -> the new list
 //   logtail  id -> {"id", "log"}: the last lines of a session's log
-//   watch    id -> 200, then the launch's events as Server-Sent Events until
-//            it ends
+//   watch    id, client (the client's address) -> 200, then the launch's
+//            events as Server-Sent Events until it ends; 429 past
+//            PVLaunchMaxStreams
 //   map      id -> "host:port" of a ready session (no "l")
 //   stats    -> the daemon's counters for metrics and mod_status (no "l")
 //   claim    -> {"sessions": n, "pid": p} (no "l"): a new Apache takes over
@@ -51,6 +52,8 @@ struct ControlRequest {
     bool async = false;
     bool form = false;
     std::string notify;
+    // watch: the address of the client that holds the stream
+    std::string client;
     // reorder
     std::vector<std::string> ids;
     std::string direction;

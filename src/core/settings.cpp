@@ -30,6 +30,8 @@ std::string Settings::identity() const {
         put(&out, *s);
     for (double v : {stop_grace, keep_finished, idle_timeout, max_lifetime, claim_window})
         put(&out, exact(v));
+    for (size_t v : {streams_total, streams_per_launch, streams_per_client})
+        put(&out, std::to_string(v));
     put(&out, std::to_string(queues.size()));
     for (const auto &q : queues) {
         put(&out, std::to_string(q.max_length));

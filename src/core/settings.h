@@ -17,15 +17,21 @@ struct QueueOptions {
 };
 
 struct Settings {
-    std::string socket_path;          // PVLaunchSocket, else pvlaunch.sock in the runtime dir
-    std::string state_path;           // the daemon's journal, in the runtime dir
-    std::string app_user;             // PVLaunchUser, else Apache's User
-    std::string app_group;            // PVLaunchUser's group, else the user's
-    double stop_grace = 5.0;          // PVLaunchStopTimeout: SIGTERM to SIGKILL
-    double keep_finished = 600.0;     // PVLaunchKeepFinished
-    double idle_timeout = 0;          // PVLaunchIdleTimeout; 0: none
-    double max_lifetime = 0;          // PVLaunchMaxLifetime; 0: none
-    double claim_window = 300.0;      // PVLaunchClaimWindow; 0: stop at once
+    std::string socket_path;      // PVLaunchSocket, else pvlaunch.sock in the runtime dir
+    std::string state_path;       // the daemon's journal, in the runtime dir
+    std::string app_user;         // PVLaunchUser, else Apache's User
+    std::string app_group;        // PVLaunchUser's group, else the user's
+    double stop_grace = 5.0;      // PVLaunchStopTimeout: SIGTERM to SIGKILL
+    double keep_finished = 600.0; // PVLaunchKeepFinished
+    double idle_timeout = 0;      // PVLaunchIdleTimeout; 0: none
+    double max_lifetime = 0;      // PVLaunchMaxLifetime; 0: none
+    double claim_window = 300.0;  // PVLaunchClaimWindow; 0: stop at once
+    // PVLaunchMaxStreams: event streams (GET <id>/events) held at once, in
+    // all, per launch and per client address. Each holds one of Apache's
+    // workers; 0 in all: a quarter of MaxRequestWorkers, set at start.
+    size_t streams_total = 0;
+    size_t streams_per_launch = 4;
+    size_t streams_per_client = 8;
     std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
     // PVLaunchPassEnv: names and Apache's values, read with the config.
     std::vector<std::pair<std::string, std::string>> pass_env;

@@ -176,7 +176,7 @@ void SessionDaemon::dispatch(Conn &c, const std::string &line) {
         op_logtail(to, launcher, id);
         break;
     case Op::watch:
-        op_watch(c, launcher, id);
+        op_watch(c, launcher, req);
         break;
     case Op::get:
         op_get(to, launcher, id);

@@ -72,6 +72,7 @@ struct Conn {
     int fd = -1;
     ReplyTo handle = nobody; // how the session machine names it
     uid_t uid = 0;           // the peer's, from SO_PEERCRED
+    std::string client;      // streaming: the address of the stream's client
     Phase phase = Phase::reading;
     std::string in;
     std::string out;
@@ -143,7 +144,7 @@ class SessionDaemon {
     void op_list(ReplyTo to, int launcher);
     void op_stats(ReplyTo to);
     void op_logtail(ReplyTo to, int launcher, const std::string &id);
-    void op_watch(Conn &c, int launcher, const std::string &id);
+    void op_watch(Conn &c, int launcher, const ControlRequest &req);
     void op_reorder(ReplyTo to, int launcher, const ControlRequest &req);
 
     // effects.cpp: what the session machine decided, carried out.

@@ -104,7 +104,8 @@ void SessionDaemon::op_logtail(ReplyTo to, int launcher, const std::string &id) 
     respond(to, 200, json_to_string(j.get()));
 }
 
-void SessionDaemon::op_watch(Conn &c, int launcher, const std::string &id) {
+void SessionDaemon::op_watch(Conn &c, int launcher, const ControlRequest &req) {
+    const std::string &id = req.id;
     auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
     Launch *l = lit != launches_.end() && lit->second.launcher == launcher ? &lit->second : nullptr;
     const Session *s = valid_session_id(id) ? machine_.table().find(id) : nullptr;
@@ -117,6 +118,31 @@ void SessionDaemon::op_watch(Conn &c, int launcher, const std::string &id) {
                 error_body("no launch with id " + (valid_session_id(id) ? id : "?")));
         return;
     }
+    // Each stream holds one of Apache's workers for as long as the launch
+    // runs: a bounded number of them, so that Apache keeps answering.
+    const Settings &set = opts_.settings;
+    size_t total = 0, from_client = 0;
+    for (const auto &kv : conns_)
+        if (kv.second.phase == Conn::Phase::streaming) {
+            ++total;
+            if (kv.second.client == req.client)
+                ++from_client;
+        }
+    auto w = watchers_.find(id);
+    const size_t on_launch = w == watchers_.end() ? 0 : w->second.size();
+    const char *which = total >= set.streams_total              ? "in all"
+                        : on_launch >= set.streams_per_launch   ? "on this launch"
+                        : from_client >= set.streams_per_client ? "from this client address"
+                                                                : nullptr;
+    if (which) {
+        respond(c.handle, 429,
+                error_body(std::string("too many event streams ") + which +
+                           " (PVLaunchMaxStreams " + std::to_string(set.streams_total) + " " +
+                           std::to_string(set.streams_per_launch) + " " +
+                           std::to_string(set.streams_per_client) + "); try again later"));
+        return;
+    }
+    c.client = req.client;
     c.phase = Conn::Phase::streaming;
     c.out = frame_response(200, "");
     c.out_off = 0;

@@ -26,7 +26,12 @@ namespace pvl {
 int events_stream(request_rec *r, int launcher, const std::string &id) {
     if (r->method_number != M_GET)
         return method_not_allowed(r, "GET");
-    const int fd = daemon_open(r, encode_request(Op::watch, launcher, id));
+    ControlRequest req;
+    req.op = Op::watch;
+    req.launcher = launcher;
+    req.id = id;
+    req.client = r->useragent_ip ? r->useragent_ip : "";
+    const int fd = daemon_open(r, encode_request(req));
     if (fd < 0)
         return send_error(r, HTTP_SERVICE_UNAVAILABLE,
                           "the session daemon is not available; try again later");
@@ -77,6 +82,8 @@ int events_stream(request_rec *r, int launcher, const std::string &id) {
                         in.append(buf, static_cast<size_t>(got));
                     }
                     close(fd);
+                    if (status == HTTP_TOO_MANY_REQUESTS)
+                        apr_table_setn(r->headers_out, "Retry-After", "5");
                     return send_json(r, status, in.substr(0, length));
                 }
                 started = true;

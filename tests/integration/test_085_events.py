@@ -3,8 +3,10 @@
 import http.client
 import json
 import queue
+import socket
 import threading
 
+from conftest import wait_until
 from test_080_queue import post_async, queued_server
 
 
@@ -14,6 +16,7 @@ class EventStream:
     def __init__(self, a, path):
         self.conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
         self.conn.request("GET", path, headers={"Accept": "text/event-stream"})
+        self.sock = self.conn.sock  # the response may take it from the connection
         self.resp = self.conn.getresponse()
         self.events = queue.Queue()
         if self.resp.status == 200:
@@ -43,6 +46,12 @@ class EventStream:
         return self.events.get(timeout=timeout)
 
     def close(self):
+        # A reader thread blocked in recv() keeps the socket open through a
+        # plain close(): shut it down, so that Apache sees the client go.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.conn.close()
 
 
@@ -90,3 +99,55 @@ def test_events_of_a_paraviewweb_session_and_errors(event_server):
     assert s.next()[0] == "state"
     s.close()
     assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+
+
+def test_event_streams_are_capped(event_server):
+    """Each stream holds one of Apache's workers for the launch's life: past
+    PVLaunchMaxStreams (in all, per launch, per client address) a stream is
+    refused with 429 and Retry-After, and Apache keeps answering."""
+    a = queued_server(event_server, count=1, extra="PVLaunchMaxStreams 5 2 3")
+    status, first, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200
+    _, h1, w1 = post_async(a)
+    _, h2, w2 = post_async(a)
+    held = [EventStream(a, h1["Content-Location"] + "/events") for _ in range(2)]
+    assert [s.resp.status for s in held] == [200, 200]
+    over = EventStream(a, h1["Content-Location"] + "/events")
+    assert over.resp.status == 429 and over.resp.getheader("Retry-After")
+    assert "on this launch" in json.loads(over.resp.read())["error"]
+    held.append(EventStream(a, h2["Content-Location"] + "/events"))
+    assert held[-1].resp.status == 200
+    over = EventStream(a, h2["Content-Location"] + "/events")
+    assert over.resp.status == 429
+    assert "from this client address" in json.loads(over.resp.read())["error"]
+    # Apache still answers everything else
+    assert a.json("GET", "/paraview/" + first["id"])[0] == 200
+    # a stream that ends frees its place (once the daemon sees it go)
+    held.pop().close()
+
+    def reopened():
+        s = EventStream(a, h2["Content-Location"] + "/events")
+        if s.resp.status == 200:
+            held.append(s)
+            return True
+        s.close()
+        return False
+    assert wait_until(reopened, timeout=10, step=0.1)
+    for s in held:
+        s.close()
+    for h in (h1, h2):
+        assert a.json("DELETE", h["Content-Location"])[0] == 200
+
+
+def test_event_streams_in_all(event_server):
+    a = queued_server(event_server, count=1, extra="PVLaunchMaxStreams 2 5 5")
+    a.json("POST", "/paraview", {"application": "demo"})
+    _, h1, _ = post_async(a)
+    held = [EventStream(a, h1["Content-Location"] + "/events") for _ in range(2)]
+    assert [s.resp.status for s in held] == [200, 200]
+    over = EventStream(a, h1["Content-Location"] + "/events")
+    assert over.resp.status == 429
+    assert "in all" in json.loads(over.resp.read())["error"]
+    for s in held:
+        s.close()
+    assert a.json("DELETE", h1["Content-Location"])[0] == 200

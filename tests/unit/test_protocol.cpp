@@ -131,6 +131,7 @@ void every_op_round_trips(void **) {
         req.notify = "https://x/cb";
         req.ids = {"a1", "b2"};
         req.direction = "top";
+        req.client = "192.0.2.7";
         const std::string line = encode_request(req);
         assert_null(std::strchr(line.c_str(), '\n'));
         ControlRequest back = decoded(line);
@@ -150,6 +151,7 @@ void every_op_round_trips(void **) {
             assert_null(back.payload.get());
             assert_false(back.async || back.form);
         }
+        assert_str_eq(back.client, op == Op::watch ? "192.0.2.7" : "");
         if (op == Op::reorder) {
             assert_int_equal(back.ids.size(), 2);
             assert_str_eq(back.ids[1], "b2");
@@ -185,6 +187,7 @@ void bad_requests_are_refused(void **) {
     assert_contains(refused("{\"op\":\"get\",\"l\":0,\"id\":7}"), "id");
     assert_contains(refused("{\"op\":\"reorder\",\"l\":0,\"ids\":[1]}"), "ids");
     assert_contains(refused("{\"op\":\"reorder\",\"l\":0,\"direction\":1}"), "direction");
+    assert_contains(refused("{\"op\":\"watch\",\"l\":0,\"id\":\"a\",\"client\":4}"), "client");
     // map, stats and claim need no launcher.
     assert_true(decoded("{\"op\":\"stats\"}").op == Op::stats);
     assert_true(decoded("{\"op\":\"claim\"}").op == Op::claim);

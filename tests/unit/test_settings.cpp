@@ -37,6 +37,9 @@ void identity_changes_with_every_field(void **) {
         [](Settings &s) { s.idle_timeout = 1800; },
         [](Settings &s) { s.max_lifetime = 43200; },
         [](Settings &s) { s.claim_window = 0; },
+        [](Settings &s) { s.streams_total = 9; },
+        [](Settings &s) { s.streams_per_launch = 9; },
+        [](Settings &s) { s.streams_per_client = 9; },
         [](Settings &s) { s.queues.push_back({}); },
         [](Settings &s) {
             s.queues = {{20, 300}};
