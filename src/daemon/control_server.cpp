@@ -59,6 +59,24 @@ void SessionDaemon::close_conn(int fd) {
     apply(effects);
 }
 
+// Root (Apache's parent, an administrator) may connect, and Apache's
+// children. Apache's User alone is not enough: apps run as that user by
+// default, and one app must not list, read or stop the others' sessions.
+// So a peer of that uid must be a child of the Apache parent that started
+// this daemon.
+bool SessionDaemon::allowed_peer(const struct ucred &cred, std::string *why) const {
+    if (cred.uid == 0)
+        return true;
+    if (cred.uid != opts_.client_uid && cred.uid != geteuid()) {
+        *why = "a process of another user";
+        return false;
+    }
+    if (apache_pid_ > 1 && parent_of(cred.pid) == apache_pid_)
+        return true;
+    *why = "a process of Apache's user that is not one of Apache's children";
+    return false;
+}
+
 void SessionDaemon::accept_clients() {
     for (;;) {
         int fd = accept4(opts_.listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -66,10 +84,13 @@ void SessionDaemon::accept_clients() {
             return;
         struct ucred cred;
         socklen_t len = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-            (cred.uid != 0 && cred.uid != opts_.client_uid && cred.uid != geteuid())) {
-            log(LogLevel::warning, "PVL00040",
-                "refused a control connection from uid " + std::to_string(cred.uid));
+        std::string why;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+            why = "a peer without credentials";
+        else if (!allowed_peer(cred, &why))
+            why += " (pid " + std::to_string(cred.pid) + ", uid " + std::to_string(cred.uid) + ")";
+        if (!why.empty()) {
+            log(LogLevel::warning, "PVL00040", "refused a control connection from " + why);
             close(fd);
             continue;
         }

@@ -63,6 +63,8 @@ std::string error_body(const std::string &message);
 // The last lines of a session log, for error answers.
 std::string log_tail(const std::string &path);
 bool port_bindable(const std::string &host, int port);
+// The parent pid of a live process, 0 if unknown.
+pid_t parent_of(pid_t pid);
 
 struct Conn {
     // streaming: a watcher of one launch's events (GET <id>/events); lines
@@ -125,6 +127,7 @@ class SessionDaemon {
   private:
     // control_server.cpp: connections and dispatch.
     void accept_clients();
+    bool allowed_peer(const struct ucred &cred, std::string *why) const;
     void handle_conn_io(int fd, short revents);
     void close_conn(int fd);
     void respond(ReplyTo to, int status, const std::string &body);
@@ -243,6 +246,7 @@ class SessionDaemon {
     int sfd_ = -1;
     int ifd_ = -1;
     bool detached_ = false;
+    pid_t apache_pid_ = getppid(); // the Apache parent that forked this daemon
     Clock::time_point stop_deadline_;
 };
 

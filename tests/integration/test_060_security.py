@@ -1,6 +1,7 @@
 """What a local user or a network client can reach: the control socket,
 the files the launcher writes, and what goes into the error log."""
 import os
+import pwd
 import stat
 import subprocess
 
@@ -9,21 +10,25 @@ import pytest
 import apache_harness as H
 
 
-def connect_as_nobody(path):
-    """Connects to the control socket as user nobody, sends a create request
-    and returns what comes back (or the error)."""
+def connect_as(path, uid=65534, gid=65534, op='{"op":"create","l":0,"payload":{"application":"demo"}}'):
+    """Connects to the control socket as another user (nobody by default),
+    sends a request and returns what comes back (or the error)."""
     code = (
         "import os, socket, sys\n"
-        "os.setgid(65534); os.setgroups([]); os.setuid(65534)\n"
+        "os.setgid(int(sys.argv[3])); os.setgroups([]); os.setuid(int(sys.argv[2]))\n"
         "s = socket.socket(socket.AF_UNIX)\n"
         "try:\n"
         "    s.connect(sys.argv[1])\n"
-        "    s.sendall(b'{\"op\":\"create\",\"l\":0,\"payload\":{\"application\":\"demo\"}}\\n')\n"
+        "    s.sendall(sys.argv[4].encode() + b'\\n')\n"
         "    print('answer:', s.recv(100))\n"
         "except OSError as e:\n"
         "    print('refused:', e.errno)\n")
-    return subprocess.run([H.PYTHON, "-c", code, path], capture_output=True, text=True,
-                          timeout=10).stdout
+    return subprocess.run([H.PYTHON, "-c", code, path, str(uid), str(gid), op],
+                          capture_output=True, text=True, timeout=10).stdout
+
+
+def connect_as_nobody(path):
+    return connect_as(path)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another local user needs root")
@@ -38,9 +43,34 @@ def test_control_socket_refuses_other_users(event_server):
     os.chmod(sock, 0o666)
     out = connect_as_nobody(sock)
     assert out.startswith("answer: b''") or out.startswith("refused"), out
-    assert "refused a control connection from uid 65534" in a.read_log()
+    assert "refused a control connection from a process of another user" in a.read_log()
+    assert "uid 65534)" in a.read_log()
     # nothing was started
     assert not [p for p in os.listdir(os.path.join(a.tmp, "logs")) if p.endswith(".log")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another local user needs root")
+def test_apps_cannot_drive_the_daemon(event_server):
+    """Apps run as Apache's User by default: that uid alone does not open
+    the control socket; the peer must be one of Apache's children. An app
+    (any process of that user outside Apache) can neither list the
+    sessions, read a secret nor stop one."""
+    a = event_server(allowed_log=["PVL00040"])
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200
+    sock = os.path.join(a.tmp, "run", "pvlaunch.sock")
+    www = pwd.getpwnam("www-data")
+    for op in ('{"op":"list","l":0}', '{"op":"get","l":0,"id":"%s"}' % obj["id"],
+               '{"op":"delete","l":0,"id":"%s"}' % obj["id"]):
+        out = connect_as(sock, www.pw_uid, www.pw_gid, op)
+        # closed unanswered: at once (broken pipe, reset) or after the send
+        assert out.startswith("answer: b''") or out.startswith("refused: "), (op, out)
+        assert obj["secret"] not in out
+    assert "a process of Apache's user that is not one of Apache's children" in a.read_log()
+    # Apache's children still use it: the session is there and answers
+    status, got, _ = a.json("GET", "/paraview/" + obj["id"])
+    assert status == 200 and got == obj
+    assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
 
 
 def test_files_are_private_and_secrets_stay_out_of_logs(server):
