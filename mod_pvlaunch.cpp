@@ -49,6 +49,7 @@ void *merge_server_conf(apr_pool_t *p, void *basev, void *addv) {
     out->queue_length = own_queue ? add->queue_length : base->queue_length;
     out->queue_wait = own_queue ? add->queue_wait : base->queue_wait;
     out->maintenance = add->maintenance >= 0 ? add->maintenance : base->maintenance;
+    out->secret_on_get = add->secret_on_get >= 0 ? add->secret_on_get : base->secret_on_get;
     return out;
 }
 
@@ -193,6 +194,11 @@ const char *pass_env(cmd_parms *cmd, void *, const char *name) {
     return nullptr;
 }
 
+const char *set_secret_on_get(cmd_parms *cmd, void *, int on) {
+    server_conf(cmd->server)->secret_on_get = on ? 1 : 0;
+    return nullptr;
+}
+
 const char *set_maintenance(cmd_parms *cmd, void *, int on) {
     server_conf(cmd->server)->maintenance = on ? 1 : 0;
     return nullptr;
@@ -238,6 +244,9 @@ const command_rec directives[] = {
     PVL_DIRECTIVE(ITERATE, "PVLaunchPassEnv", pass_env, RSRC_CONF,
                   "Environment variables of Apache passed on to the applications (default: "
                   "none; they get PATH, HOME and their own env)"),
+    PVL_DIRECTIVE(FLAG, "PVLaunchSecretOnGet", set_secret_on_get, RSRC_CONF,
+                  "Off: GET <location>/<id> answers the session without its secret, as wslink "
+                  "does; only the POST that created it carries it (default On)"),
     PVL_DIRECTIVE(FLAG, "PVLaunchMaintenance", set_maintenance, RSRC_CONF,
                   "On: new launches are refused with 503; sessions keep running (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};

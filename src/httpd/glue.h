@@ -24,7 +24,8 @@ struct ServerConf {
     apr_off_t max_body = -1; // -1: unset
     long queue_length = -1;  // PVLaunchQueue; -1: unset
     double queue_wait = 0;
-    int maintenance = -1; // PVLaunchMaintenance; -1: unset
+    int maintenance = -1;   // PVLaunchMaintenance; -1: unset
+    int secret_on_get = -1; // PVLaunchSecretOnGet; -1: unset (On)
 };
 
 struct Globals {

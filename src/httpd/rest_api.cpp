@@ -212,6 +212,21 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     return relay_resource(r, res, status, answer);
 }
 
+// PVLaunchSecretOnGet Off: a session read back (GET) comes without its
+// secret, whether it is the session object or a launch resource wrapping it.
+bool secret_on_get(request_rec *r) {
+    return server_conf(r->server)->secret_on_get != 0;
+}
+
+std::string without_secret(const std::string &body) {
+    JsonPtr j(json_loadb(body.data(), body.size(), 0, nullptr));
+    if (!json_is_object(j.get()))
+        return body;
+    json_object_del(j.get(), "secret");
+    json_object_del(json_object_get(j.get(), "launch"), "secret");
+    return json_to_string(j.get());
+}
+
 int session_op(request_rec *r, int launcher, Op op, const std::string &id) {
     const std::string req = encode_request(op, launcher, id);
     int status = 0;
@@ -219,6 +234,8 @@ int session_op(request_rec *r, int launcher, Op op, const std::string &id) {
     CallResult res =
         daemon_call(r, req, 30000 + static_cast<int>(globals().settings.stop_grace * 1000), false,
                     &status, &answer);
+    if (op == Op::get && !secret_on_get(r))
+        answer = without_secret(answer);
     return relay_resource(r, res, status, answer);
 }
 
@@ -315,7 +332,7 @@ int rest_handler(request_rec *r) {
         std::string body;
         switch (globals().table.body(id.data(), id.size(), launcher, &body)) {
         case SharedTable::Lookup::found:
-            return send_json(r, HTTP_OK, body);
+            return send_json(r, HTTP_OK, secret_on_get(r) ? body : without_secret(body));
         case SharedTable::Lookup::absent:
             // A queued or ended launch lives in the daemon only.
             if (!globals().table.has_elsewhere())

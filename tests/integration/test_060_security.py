@@ -1,5 +1,6 @@
 """What a local user or a network client can reach: the control socket,
 the files the launcher writes, and what goes into the error log."""
+import json
 import os
 import pwd
 import stat
@@ -8,6 +9,7 @@ import subprocess
 import pytest
 
 import apache_harness as H
+from conftest import wait_until
 
 
 def connect_as(path, uid=65534, gid=65534, op='{"op":"create","l":0,"payload":{"application":"demo"}}'):
@@ -103,3 +105,25 @@ def test_map_only_routes_to_configured_resources(event_server):
     for sid in ("nosuch", "..%2f..", "a" * 65):
         assert wslink_client.connect_status(
             "ws://127.0.0.1:%d/proxy?sessionId=%s" % (a.port, sid)) == 404
+
+
+def test_secret_on_get_off_keeps_the_secret_to_the_post(event_server):
+    """PVLaunchSecretOnGet Off: whoever learns an id (it travels in the
+    websocket URL, into access logs) cannot read the secret with GET; the
+    POST that created the session is the only answer that carries it."""
+    a = event_server(extra_conf="PVLaunchSecretOnGet Off\nPVLaunchQueue 5 30")
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200 and obj["secret"]
+    status, got, _ = a.json("GET", "/paraview/" + obj["id"])
+    assert status == 200 and "secret" not in got
+    assert got == {k: v for k, v in obj.items() if k != "secret"}
+    # a seed 004 launch resource, rendered by the daemon: the same
+    status, hdrs, data = a.request("POST", "/paraview", {"application": "demo"},
+                                   {"Prefer": "respond-async"})
+    assert status == 202
+    loc = hdrs["Content-Location"]
+    assert wait_until(lambda: a.json("GET", loc)[1].get("sessionURL"), timeout=10)
+    status, launch, _ = a.json("GET", loc)
+    assert status == 200 and "secret" not in launch and launch["sessionURL"]
+    for path in ("/paraview/" + obj["id"], loc):
+        assert a.json("DELETE", path)[0] == 200
