@@ -22,6 +22,7 @@ struct ServerVars {
     int port = 0;
     std::string secret; // generated; a client-sent secret replaces it
     std::string application;
+    std::string user; // whom Apache authenticated, "" without authentication
 };
 
 struct LaunchPlan {

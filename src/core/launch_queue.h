@@ -32,6 +32,7 @@ struct Launch {
     int launcher = 0;
     std::string service; // the application
     std::string uri;     // where GET and DELETE find it
+    std::string user;    // whom Apache authenticated for the request, or ""
     LaunchState state = LaunchState::waiting;
     long request_number = 0;
     SysTime request_time;

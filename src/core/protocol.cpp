@@ -61,6 +61,8 @@ std::string encode_request(const ControlRequest &req) {
         else
             json_object_set_new(j.get(), "payload", json_object());
         json_object_set_new(j.get(), "base", json_stringn(req.base.data(), req.base.size()));
+        if (!req.user.empty())
+            json_object_set_new(j.get(), "user", json_stringn(req.user.data(), req.user.size()));
         if (req.async)
             json_object_set_new(j.get(), "async", json_true());
         if (req.form)
@@ -114,7 +116,7 @@ bool decode_request(const std::string &line, ControlRequest *out, std::string *e
         out->payload = json_ref(payload);
         out->async = json_is_true(json_object_get(j.get(), "async"));
         out->form = json_is_true(json_object_get(j.get(), "form"));
-        if (!get_string(j.get(), "base", &out->base) ||
+        if (!get_string(j.get(), "base", &out->base) || !get_string(j.get(), "user", &out->user) ||
             !get_string(j.get(), "notify", &out->notify))
             return fail(error, "malformed control request: base or notify");
     }

@@ -5,7 +5,8 @@
 // encode_request/decode_request below. "op" names the operation; "l" is the
 // launcher (the index of its PVLaunchConfig) for every op but map and stats;
 // ids are sent and read in canonical (lower) case.
-//   create   payload (object), base (the handler's path), async (seed 004:
+//   create   payload (object), base (the handler's path), user (whom Apache
+//            authenticated, "" if nobody: ${user}), async (seed 004:
 //            answer 202 at once), form (seed 004's form interface: every
 //            parameter required), notify (Status-Location URL)
 //            -> the session (200), the launch resource (202), or an error
@@ -49,6 +50,7 @@ struct ControlRequest {
     // create
     JsonPtr payload;
     std::string base;
+    std::string user; // create: r->user, or ""
     bool async = false;
     bool form = false;
     std::string notify;

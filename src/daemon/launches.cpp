@@ -15,6 +15,7 @@ bool plannable(const LauncherConfig &cfg, json_t *payload, const Launch &l, Laun
     probe.port = cfg.resources.empty() ? 0 : cfg.resources.front().port_lo;
     probe.secret = random_token(24);
     probe.application = l.service;
+    probe.user = l.user;
     LaunchPlan plan;
     return plan_launch(cfg, payload, probe, &plan, err, unresolved_policy(l));
 }
@@ -47,6 +48,7 @@ void SessionDaemon::op_create(ReplyTo to, int launcher, const ControlRequest &re
     const SysTime now = std::chrono::system_clock::now();
     l.launcher = launcher;
     l.service = app;
+    l.user = req.user;
     if (!req.base.empty())
         bases_[static_cast<size_t>(launcher)] = req.base;
     l.uri = bases_[static_cast<size_t>(launcher)] + "/" + l.id;
@@ -94,6 +96,7 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     vars.id = l.id;
     vars.secret = random_token(24);
     vars.application = l.service;
+    vars.user = l.user;
     LaunchPlan plan;
     if (vars.secret.empty()) {
         pool.release(vars.host, vars.port);

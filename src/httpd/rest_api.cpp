@@ -56,7 +56,7 @@ std::set<std::string> app_parameters(const LauncherConfig &cfg, const App &app) 
         substitute(kv.second, note);
     for (const auto &kv : cfg.sanitize)
         names.insert(kv.first);
-    for (const char *server : {"host", "port", "id", "secret", "application", "sessionURL"})
+    for (const char *server : {"host", "port", "id", "secret", "application", "sessionURL", "user"})
         names.erase(server);
     return names;
 }
@@ -182,6 +182,7 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     req.launcher = launcher;
     req.payload = std::move(payload);
     req.base = base;
+    req.user = r->user ? r->user : "";
     req.async = async;
     req.form = form_app != nullptr;
     req.notify = notify ? notify_url.normalized : "";

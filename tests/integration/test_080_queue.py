@@ -201,12 +201,12 @@ def test_xml_and_accept(event_server):
 
 def test_form_interface(event_server):
     def sanitize(cfg, tmp):
-        cfg["apps"]["demo"]["cmd"] = cfg["apps"]["demo"]["cmd"] + ["--tag", "${user}"]
+        cfg["apps"]["demo"]["cmd"] = cfg["apps"]["demo"]["cmd"] + ["--tag", "${label}"]
         cfg["configuration"]["sanitize"] = {
-            "user": {"type": "regexp", "regexp": "^[a-z]{1,8}$", "default": "nobody"}}
+            "label": {"type": "regexp", "regexp": "^[a-z]{1,8}$", "default": "nobody"}}
     a = event_server(mutate=sanitize, count=4)
     boundary = "XyZ123"
-    body = ("--%s\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nann\r\n"
+    body = ("--%s\r\nContent-Disposition: form-data; name=\"label\"\r\n\r\nann\r\n"
             "--%s\r\nContent-Disposition: form-data; name=\"resolution\"\r\n\r\n1920x1080\r\n"
             "--%s--\r\n" % (boundary, boundary, boundary))
     status, hdrs, data = a.request(
@@ -215,23 +215,24 @@ def test_form_interface(event_server):
     obj = json.loads(data)
     assert status == 200, obj  # seed 004: 200 with Content-Location
     assert hdrs["Content-Location"] == "/paraview/" + obj["id"]
-    assert {"name": "user", "value": "ann"} in obj["arguments"]
+    assert {"name": "label", "value": "ann"} in obj["arguments"]
     assert {"name": "resolution", "value": "1920x1080"} in obj["arguments"]
     # urlencoded; a value the sanitize rule rejects falls back to its default
-    status, hdrs2, data = a.request("POST", "/paraview?id=demo", "user=EVIL%3Brm&x=a+b",
+    status, hdrs2, data = a.request("POST", "/paraview?id=demo", "label=EVIL%3Brm&x=a+b",
                                     {"Content-Type": "application/x-www-form-urlencoded"})
     obj2 = json.loads(data)
     assert status == 200, obj2
     got = wait_until(lambda: (lambda o: o if "sessionURL" in o else None)(
         a.json("GET", hdrs2["Content-Location"])[1]), timeout=10)
-    assert got["user"] == "nobody"
+    assert got["label"] == "nobody"
     # parameters as headers: only the application's own parameters count
+    # (${user} is the server's: whom Apache authenticated, never a field)
     status, hdrs3, data = a.request("POST", "/paraview?id=demo", None,
-                                    {"user": "carl", "X-Other": "ignored"})
+                                    {"label": "carl", "X-Other": "ignored"})
     obj3 = json.loads(data)
     assert status == 200, obj3
-    assert [x for x in obj3["arguments"] if x["name"] == "user"] == [
-        {"name": "user", "value": "carl"}]
+    assert [x for x in obj3["arguments"] if x["name"] == "label"] == [
+        {"name": "label", "value": "carl"}]
     assert not [x for x in obj3["arguments"] if x["name"].lower() == "x-other"]
     # errors are JSON with the right status
     assert a.json("POST", "/paraview?id=nope", None)[0] == 400

@@ -273,6 +273,25 @@ void payload_cannot_override_server_or_properties(void **) {
     assert_null(json_object_get(plan.response.get(), "port"));
 }
 
+void user_var_is_apaches_never_the_payloads(void **) {
+    Fixture f = fixture(R"({"configuration": {"sessionURL": "ws://h/$id"},
+        "resources": [{"host": "localhost", "port_range": [9000, 9001]}],
+        "apps": {"a": {"cmd": ["prog", "--user=${user}"], "env": {"OWNER": "$user"}}}})");
+    f.vars.application = "a";
+    f.vars.user = "alice";
+    LaunchPlan plan = plan_ok(f, "{\"application\": \"a\", \"user\": \"mallory\"}");
+    assert_str_eq(plan.argv[1], "--user=alice");
+    assert_str_eq(plan.env[0].second, "alice");
+    // echoed, as a payload key is, but with the server's value
+    assert_str_eq(resp_str(plan, "user"), "alice");
+    // without authentication: empty, still not the payload's
+    f.vars.user.clear();
+    plan = plan_ok(f, "{\"application\": \"a\", \"user\": \"mallory\"}");
+    assert_str_eq(plan.argv[1], "--user=");
+    assert_str_eq(resp_str(plan, "user"), "");
+    assert_true(plan.unresolved.empty());
+}
+
 void application_var_is_the_server_one(void **) {
     Fixture f = fixture();
     // Even when a caller passes vars.application, $application and the
@@ -593,6 +612,7 @@ int run_launch_plan_tests(void) {
         cmocka_unit_test(payload_values_are_not_re_expanded),
         cmocka_unit_test(payload_cannot_override_server_or_properties),
         cmocka_unit_test(application_var_is_the_server_one),
+        cmocka_unit_test(user_var_is_apaches_never_the_payloads),
         cmocka_unit_test(client_secret_replaces_generated),
         cmocka_unit_test(client_secret_goes_through_sanitize),
         cmocka_unit_test(secret_only_for_apps_that_take_one),
