@@ -384,6 +384,65 @@ def bench_burst(n=200, pool=300):
         a.stop()
 
 
+def bench_stream_flood(streams=200):
+    """Launch event streams each hold a worker; PVLaunchMaxStreams caps
+    them, so that a flood of them leaves Apache answering GET."""
+    a = start(2, extra_conf="PVLaunchQueue 5 300")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)
+        status, obj = post(conn, {"application": "ready"})  # the pool's two ports
+        assert status == 200, obj
+        status, obj2 = post(conn, {"application": "ready"})
+        assert status == 200, obj2
+        conn.request("POST", "/paraview", body=json.dumps({"application": "ready"}),
+                     headers={"Prefer": "respond-async"})
+        resp = conn.getresponse()
+        waiting = resp.getheader("Content-Location")
+        resp.read()
+        assert resp.status == 202 and waiting, resp.status
+
+        def flood():
+            """Opens `streams` event streams on the waiting launch; returns
+            the sockets and how many were refused with 429."""
+            socks, refused = [], 0
+            for _ in range(streams):
+                s = socket.create_connection(("127.0.0.1", a.port))
+                s.sendall(("GET %s/events HTTP/1.1\r\nHost: x\r\n\r\n" % waiting).encode())
+                s.settimeout(10)
+                head = s.recv(64).decode(errors="replace")
+                if " 429 " in head:
+                    refused += 1
+                    s.close()
+                else:
+                    socks.append(s)
+            return socks, refused
+
+        def flooded():
+            socks, refused = flood()
+            try:
+                return wrk(a, "/paraview/" + obj["id"], seconds=max(2, WRK_SECONDS // 2)), refused
+            finally:
+                for s in socks:
+                    s.close()
+                time.sleep(0.5)  # the daemon sees them go
+        calm, under = interleaved(lambda: wrk(a, "/paraview/" + obj["id"],
+                                              seconds=max(2, WRK_SECONDS // 2)), flooded)
+        rates = [u[0] for u in under]
+        refused = min(u[1] for u in under)
+        r = ratios(rates, calm)
+        row("GET under a stream flood", "%.0f req/s, %d of %d streams refused (429)" % (
+            statistics.median(rates), refused, streams),
+            "%.0f req/s (no streams)" % statistics.median(calm), spread(r, "%.2f"),
+            "Apache answers", statistics.median(rates) > 0 and refused > 0,
+            "wrk GET /paraview/<id> while %d event streams are held open on a waiting launch "
+            "(default PVLaunchMaxStreams), vs without, %d rounds interleaved" % (streams, ROUNDS))
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)  # the first one idled out
+        for sid in (obj["id"], obj2["id"]):
+            delete(conn, sid)
+    finally:
+        a.stop()
+
+
 def write_results():
     lines = ["# mod_pvlaunch benchmarks", "",
              "Written by `make bench` on %s (%d cores). Each figure is measured against a "
@@ -402,7 +461,8 @@ def write_results():
 def main():
     only = sys.argv[1:]
     steps = [("launch", bench_launch), ("throughput", bench_throughput_and_scale),
-             ("websocket", bench_websocket), ("burst", bench_burst)]
+             ("websocket", bench_websocket), ("burst", bench_burst),
+             ("streams", bench_stream_flood)]
     for name, fn in steps:
         if not only or name in only:
             fn()
