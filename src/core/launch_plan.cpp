@@ -131,12 +131,6 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
         }
     }
 
-    // "user" names whom Apache authenticated: a payload's is echoed with
-    // that value (sessionData, the operator's, may still set its own).
-    if (json_object_get(response.get(), "user"))
-        json_object_set_new(response.get(), "user",
-                            json_stringn(vars.user.data(), vars.user.size()));
-
     // A client may send its own secret (seed 000 shows it); it goes through
     // the sanitize rules like any payload value, and wins over ours.
     std::string secret = app_uses_secret(cfg, app) ? vars.secret : std::string();

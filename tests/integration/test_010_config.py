@@ -118,9 +118,9 @@ def test_directive_arguments_are_checked(event_server):
 
 def python_sanitize(cfg, tmp):
     """wslink-style sanitize rules in Python's syntax, as existing sites have them."""
-    cfg["apps"]["demo"]["cmd"] += ["--tag", "${user}/${name}"]
+    cfg["apps"]["demo"]["cmd"] += ["--tag", "${login}/${name}"]
     cfg["configuration"]["sanitize"] = {
-        "user": {"type": "regexp", "regexp": "(?i)^[a-z]+\\Z"},
+        "login": {"type": "regexp", "regexp": "(?i)^[a-z]+\\Z"},
         "name": {"type": "regexp", "regexp": "(?P<name>\\w+)"},
     }
 
@@ -129,8 +129,8 @@ def test_python_regexps_load_with_warnings_and_sanitize(event_server):
     a = event_server(mutate=python_sanitize, start=False, allowed_log=["PVL00302"])
     r = a.configtest()
     assert r.returncode == 0 and "Syntax OK" in r.stderr, r.stderr
-    # "user" is whole-value and ASCII in wslink too: no notice for it
-    assert 'sanitize rule "user"' not in r.stderr
+    # "login" is whole-value and ASCII in wslink too: no notice for it
+    assert 'sanitize rule "login"' not in r.stderr
     # Apache's log doubles each backslash
     console = r.stderr.replace("\\\\", "\\")
     assert ('sanitize rule "name": regexp "(?P<name>\\w+)" is not anchored at its end: '
@@ -144,15 +144,15 @@ def test_python_regexps_load_with_warnings_and_sanitize(event_server):
     warned = [x for x in a.read_log().splitlines() if 'sanitize rule "name"' in x]
     assert len(warned) == 2 and all("[pvlaunch:warn]" in x and "PVL00302" in x
                                     for x in warned), warned
-    status, obj, _ = a.json("POST", "/paraview", {"application": "demo", "user": "Alice",
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo", "login": "Alice",
                                                   "name": "bob_2"})
     assert status == 200, obj
     with open(os.path.join(a.tmp, "logs", obj["id"] + ".log")) as f:
         assert '"Alice/bob_2"' in f.read()
     # Refused: a digit for (?i)^[a-z]+\Z, and a value that only starts with a
     # match (which wslink's re.match would let through).
-    for user, name in (("alice1", "bob"), ("alice", "bob; rm -rf /")):
-        status, err, hdrs = a.json("POST", "/paraview", {"application": "demo", "user": user,
+    for login, name in (("alice1", "bob"), ("alice", "bob; rm -rf /")):
+        status, err, hdrs = a.json("POST", "/paraview", {"application": "demo", "login": login,
                                                          "name": name})
         assert status == 400, err
         assert hdrs["Content-Type"] == "application/json"

@@ -93,27 +93,27 @@ def test_trailing_slash_and_distinct_ids(event_server):
 
 
 def templated_apps(tmp):
-    cmd = H.app_cmd("ready", tmp=tmp) + ["--tag", "$user:${data_dir}:$$:${application}:$id"]
+    cmd = H.app_cmd("ready", tmp=tmp) + ["--tag", "$login:${data_dir}:$$:${application}:$id"]
     return {
         "demo": {"cmd": cmd, "ready_line": "Starting factory", "dir": tmp,
-                 "env": {"PVTEST": "env-$user"}},
+                 "env": {"PVTEST": "env-$login"}},
     }
 
 
 def add_properties(cfg, tmp):
     cfg["properties"] = {"data_dir": "/srv/data"}
     cfg["configuration"]["sanitize"] = {
-        "user": {"type": "regexp", "regexp": "[a-z]+", "default": "guest"},
+        "login": {"type": "regexp", "regexp": "[a-z]+", "default": "guest"},
         "color": {"type": "inList", "list": ["red", "blue"], "default": "red"},
     }
-    cfg["sessionData"] = {"updir": "/home/$user", "constant": 7}
+    cfg["sessionData"] = {"updir": "/home/$login", "constant": 7}
 
 
 def test_templates_properties_and_sanitize(server):
     # "[a-z]+" is not anchored at its end: wslink would differ (PVL00302)
     a = server(apps=templated_apps, mutate=add_properties, allowed_log=["PVL00302"])
     # payload tries to override a property and a server key
-    payload = {"application": "demo", "user": "alice", "data_dir": "/etc", "port": 1,
+    payload = {"application": "demo", "login": "alice", "data_dir": "/etc", "port": 1,
                "color": "green"}
     status, obj, _ = a.json("POST", "/paraview", payload)
     assert status == 200, obj
@@ -125,8 +125,8 @@ def test_templates_properties_and_sanitize(server):
     assert obj["color"] == "red"  # rejected by inList: the default
     assert obj["updir"] == "/home/alice" and obj["constant"] == 7
     # a regexp is anchored on the whole value: "alice1" is not [a-z]+
-    status, obj2, _ = a.json("POST", "/paraview", {"application": "demo", "user": "alice1"})
-    assert status == 200 and obj2["user"] == "guest"
+    status, obj2, _ = a.json("POST", "/paraview", {"application": "demo", "login": "alice1"})
+    assert status == 200 and obj2["login"] == "guest"
     assert '"guest:/srv/data' in log_of(a, obj2["id"])
 
 

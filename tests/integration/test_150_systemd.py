@@ -21,19 +21,12 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 SESSIONS = 20
 LIMITS = {"memory": "512M", "cpu": "50%", "tasks": 64}
 
-CONF = """
-<IfModule !rewrite_module>
-  LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so
-</IfModule>
-<IfModule !proxy_module>
-  LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-</IfModule>
-<IfModule !proxy_http_module>
-  LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-</IfModule>
-<IfModule !proxy_wstunnel_module>
-  LoadModule proxy_wstunnel_module /usr/lib/apache2/modules/mod_proxy_wstunnel.so
-</IfModule>
+# Debian's apache2.conf loads what mods-enabled has; these the rules need.
+MODULES = "".join(
+    "<IfModule !%s_module>\n  LoadModule %s_module %s/mod_%s.so\n</IfModule>\n"
+    % (m, m, H.MODDIR, m) for m in ("rewrite", "proxy", "proxy_http", "proxy_wstunnel"))
+
+CONF = MODULES + """
 LoadModule pvlaunch_module %(root)s/mod_pvlaunch.so
 LogLevel notice
 PVLaunchConfig %(root)s/launcher.json
