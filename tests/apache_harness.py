@@ -206,7 +206,9 @@ class Apache:
         return subprocess.run([APACHE, "-f", self.conf, "-t"], capture_output=True, text=True,
                               env=apache_env())
 
-    def start(self, timeout=15):
+    def start(self, timeout=15, daemon=True):
+        """Starts Apache and waits until it listens and (with `daemon`) the
+        session daemon's socket exists."""
         self.proc = subprocess.Popen([APACHE, "-f", self.conf, "-DFOREGROUND"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=apache_env())
@@ -219,7 +221,7 @@ class Apache:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     pass
-                if os.path.exists(os.path.join(self.tmp, "run", "pvlaunch.sock")):
+                if not daemon or os.path.exists(os.path.join(self.tmp, "run", "pvlaunch.sock")):
                     return self
             except OSError:
                 pass

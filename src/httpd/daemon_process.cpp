@@ -516,10 +516,14 @@ void child_setup() {
     Retained *r = retained();
     // Apache's children die with its parent: nothing manages them any more,
     // and they hold the listening sockets a new Apache needs. (After
-    // Apache dropped privileges, which would clear this setting.)
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent_pid)
-        raise(SIGKILL);
+    // Apache dropped privileges, which would clear this setting.) Only where
+    // the module runs a daemon: loaded without PVLaunchConfig it changes
+    // nothing of Apache.
+    if (r->pid > 0 && parent_pid > 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent_pid)
+            raise(SIGKILL);
+    }
     if (r->table_mem)
         mprotect(r->table_mem, r->table_len, PROT_READ);
     // Only Apache's parent talks to the daemon over the channel; its end of

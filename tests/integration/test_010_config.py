@@ -158,3 +158,17 @@ def test_python_regexps_load_with_warnings_and_sanitize(event_server):
         assert hdrs["Content-Type"] == "application/json"
         assert "sanitize rule" in err["error"]
     assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+
+
+def test_module_loaded_without_a_launcher_config_changes_nothing(event_server):
+    """LoadModule alone (a2enmod before the site is configured): Apache
+    serves as before, its children live and no daemon starts."""
+    a = event_server(site="", start=False)
+    with open(os.path.join(a.tmp, "htdocs", "index.html"), "w") as f:
+        f.write("plain\n")
+    a.start(daemon=False)
+    for _ in range(20):
+        status, _, body = a.request("GET", "/index.html")
+        assert status == 200 and body == b"plain\n"
+    assert "AH10392" not in a.read_log()  # children killed one after another
+    assert a.daemon_pid() is None
