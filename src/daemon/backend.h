@@ -76,6 +76,9 @@ std::unique_ptr<Backend> make_local_backend(const AppIdentity &who);
 // names one process for good.
 unsigned long long process_start_time(int pid);
 
+// The parent pid of a live process, 0 if there is none.
+pid_t process_parent(int pid);
+
 // "exit status 3" / "killed by signal 11 (Segmentation fault)".
 std::string describe_wait_status(int status);
 

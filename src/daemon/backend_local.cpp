@@ -404,27 +404,44 @@ std::unique_ptr<Backend> make_local_backend(const AppIdentity &who) {
     return std::make_unique<LocalBackend>(who);
 }
 
-unsigned long long process_start_time(int pid) {
+namespace {
+
+// /proc/<pid>/stat into buf; returns where field 3 (state) starts, or null.
+// The command name may hold spaces and parentheses: fields count from the
+// last ')'.
+char *proc_stat(int pid, char (&buf)[1024]) {
     if (pid <= 1)
-        return 0;
+        return nullptr;
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = std::fopen(path, "re");
     if (!f)
-        return 0;
-    char buf[1024];
+        return nullptr;
     size_t n = std::fread(buf, 1, sizeof buf - 1, f);
     std::fclose(f);
     buf[n] = '\0';
-    // The command name may hold spaces and parentheses: fields count from
-    // the last ')'. Field 3 (state) follows it; start time is field 22.
     char *p = std::strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] ? p + 2 : nullptr;
+}
+
+} // namespace
+
+pid_t process_parent(int pid) {
+    char buf[1024];
+    const char *p = proc_stat(pid, buf);
+    char state = 0;
+    int ppid = 0;
+    return p && std::sscanf(p, "%c %d", &state, &ppid) == 2 ? static_cast<pid_t>(ppid) : 0;
+}
+
+unsigned long long process_start_time(int pid) {
+    char buf[1024];
+    char *p = proc_stat(pid, buf);
     if (!p)
         return 0;
-    char state = p[2];
-    if (state == 'Z' || state == 'X')
+    // Field 3 (state) is at p; start time is field 22.
+    if (*p == 'Z' || *p == 'X')
         return 0;
-    p += 2;
     for (int field = 3; field < 22 && p; ++field) {
         p = std::strchr(p, ' ');
         if (p)

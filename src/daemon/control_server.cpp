@@ -71,7 +71,7 @@ bool SessionDaemon::allowed_peer(const struct ucred &cred, std::string *why) con
         *why = "a process of another user";
         return false;
     }
-    if (apache_pid_ > 1 && parent_of(cred.pid) == apache_pid_)
+    if (apache_pid_ > 1 && process_parent(cred.pid) == apache_pid_)
         return true;
     *why = "a process of Apache's user that is not one of Apache's children";
     return false;

@@ -63,8 +63,6 @@ std::string error_body(const std::string &message);
 // The last lines of a session log, for error answers.
 std::string log_tail(const std::string &path);
 bool port_bindable(const std::string &host, int port);
-// The parent pid of a live process, 0 if unknown.
-pid_t parent_of(pid_t pid);
 
 struct Conn {
     // streaming: a watcher of one launch's events (GET <id>/events); lines

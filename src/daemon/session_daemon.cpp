@@ -70,27 +70,6 @@ bool port_bindable(const std::string &host, int port) {
     return ok;
 }
 
-pid_t parent_of(pid_t pid) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    char buf[512];
-    const ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    const char *p = std::strrchr(buf, ')');
-    int ppid = 0;
-    char state = 0;
-    if (!p || std::sscanf(p + 1, " %c %d", &state, &ppid) != 2)
-        return 0;
-    return static_cast<pid_t>(ppid);
-}
-
 MachineSettings machine_settings(const DaemonOptions &opts) {
     MachineSettings m;
     for (size_t l = 0; l < opts.launchers.size(); ++l) {

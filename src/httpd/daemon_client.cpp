@@ -24,11 +24,8 @@ namespace {
 int connect_daemon(request_rec *r) {
     const std::string &path = globals().settings.socket_path;
     struct sockaddr_un addr;
-    std::memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof addr.sun_path)
+    if (path.empty() || !unix_address(path, &addr))
         return -1;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -46,6 +43,15 @@ int connect_daemon(request_rec *r) {
 }
 
 } // namespace
+
+bool unix_address(const std::string &path, struct sockaddr_un *addr) {
+    std::memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr->sun_path)
+        return false;
+    std::memcpy(addr->sun_path, path.c_str(), path.size() + 1);
+    return true;
+}
 
 int client_socket(request_rec *r) {
     apr_socket_t *sock = ap_get_conn_socket(r->connection);

@@ -3,8 +3,13 @@
 #include <httpd.h>
 
 #include <string>
+#include <sys/un.h>
 
 namespace pvl {
+
+// The address of the control socket at `path`; false if the path does not
+// fit in a sockaddr_un.
+bool unix_address(const std::string &path, struct sockaddr_un *addr);
 
 enum class CallResult { ok, unavailable, client_gone };
 

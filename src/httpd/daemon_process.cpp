@@ -22,6 +22,7 @@
 #include "../daemon/session_daemon.h"
 #include "../daemon/state_file.h"
 #include "../daemon/systemd.h"
+#include "daemon_client.h"
 #include "glue.h"
 
 #include <ap_mpm.h>
@@ -125,11 +126,8 @@ uint64_t fingerprint(const Globals &g) {
 
 int bind_control_socket(server_rec *s, const std::string &path) {
     struct sockaddr_un addr;
-    std::memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path)
+    if (!unix_address(path, &addr))
         return -1; // refused at start-up (PVL00201)
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     unlink(path.c_str());
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     mode_t old = umask(0077);
@@ -401,11 +399,8 @@ bool map_shared_table(server_rec *s) {
 // apps from the journal. Nothing listening at the path: nothing to claim.
 void claim_orphaned_sessions(server_rec *s, const std::string &path) {
     struct sockaddr_un addr;
-    std::memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path)
+    if (!unix_address(path, &addr))
         return;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, reinterpret_cast<struct sockaddr *>(&addr), sizeof addr) != 0) {
         if (fd >= 0)
