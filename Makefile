@@ -46,8 +46,8 @@ $(BUILD)/mod_pvlaunch.so: $(MOD_OBJ)
 
 # The Status-Location notifier on its own, for tests/test_notifier.py.
 $(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/core/log.cpp \
-		src/core/url.cpp
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $^ -lcurl
+		src/core/url.cpp src/core/json.cpp
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $^ -lcurl -ljansson
 
 $(UNIT_BIN): $(CORE_OBJ) $(wildcard tests/unit/*.cpp) $(wildcard tests/unit/*.h)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ $(wildcard tests/unit/*.cpp) $(CORE_OBJ) \

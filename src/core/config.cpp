@@ -155,6 +155,13 @@ bool parse_limits(Checker &c, json_t *j, const std::string &where, AppLimits *ou
     return true;
 }
 
+bool get_session_count(Checker &c, json_t *v, const std::string &what, int *out) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
+        return c.fail(what + " must be a whole number between 0 and 1000000 (0: no limit)");
+    *out = static_cast<int>(json_integer_value(v));
+    return true;
+}
+
 bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
                std::vector<std::string> *warnings) {
     std::string where = "application \"" + name + "\"";
@@ -181,6 +188,10 @@ bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
                 return false;
         } else if (k == "limits") {
             if (!parse_limits(c, v, where + " limits", &app->limits))
+                return false;
+        } else if (k == "max_session_per_user") {
+            if (!get_session_count(c, v, where + " max_session_per_user",
+                                   &app->max_session_per_user))
                 return false;
         } else if (k == "env") {
             if (!json_is_object(v))
@@ -410,6 +421,10 @@ bool parse_wslink_configuration(Checker &c, json_t *j, LauncherConfig *cfg) {
         } else if (k == "sanitize") {
             if (!parse_sanitize(c, v, cfg))
                 return false;
+        } else if (k == "max_session_per_user") {
+            if (!get_session_count(c, v, "configuration.max_session_per_user",
+                                   &cfg->max_session_per_user))
+                return false;
         } else if (k == "host" || k == "port" || k == "endpoint" || k == "content" ||
                    k == "upload_dir" || k == "proxy_file_type") {
             cfg->notices.push_back("configuration." + k +
@@ -526,6 +541,8 @@ bool parse_launcher_config(const std::string &text, const std::string &file, Lau
                 c.fail("max_session must be a non-negative integer");
             else
                 cfg.max_session = static_cast<int>(json_integer_value(v));
+        } else if (k == "max_session_per_user") {
+            get_session_count(c, v, "max_session_per_user", &cfg.max_session_per_user);
         } else if (k == "url") {
             cfg.notices.push_back(
                 "url is for a standalone launcher; the endpoint is the <Location> of "

@@ -45,6 +45,7 @@ struct App {
     std::vector<std::pair<std::string, std::string>> env;
     std::vector<std::string> ready_lines; // empty: use the launcher's
     AppLimits limits;
+    int max_session_per_user = 0; // 0: only the launcher's limit
 };
 
 struct LauncherConfig {
@@ -56,6 +57,10 @@ struct LauncherConfig {
     std::string map_file;
     double timeout = 25.0;
     int max_session = 0; // 0: no limit beyond the port pool
+    // Sessions one authenticated user may hold at once, queued launches
+    // included; 0: no limit. Users Apache did not authenticate are not
+    // counted (there is nobody to count them against).
+    int max_session_per_user = 0;
     std::vector<std::string> ready_lines;
     std::vector<std::string> fields;
     std::map<std::string, App> apps;

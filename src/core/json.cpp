@@ -47,4 +47,13 @@ bool json_scalar_text(const json_t *j, std::string *out) {
     }
 }
 
+std::string without_secret(const std::string &body) {
+    JsonPtr j(json_loadb(body.data(), body.size(), 0, nullptr));
+    if (!json_is_object(j.get()))
+        return body;
+    const bool had = json_object_del(j.get(), "secret") == 0;
+    const bool had_inner = json_object_del(json_object_get(j.get(), "launch"), "secret") == 0;
+    return had || had_inner ? json_to_string(j.get()) : body;
+}
+
 } // namespace pvl

@@ -24,4 +24,9 @@ std::string json_to_string(const json_t *j);
 // objects, arrays and null.
 bool json_scalar_text(const json_t *j, std::string *out);
 
+// A session object, or a launch resource wrapping one ({"launch": {...}}),
+// without its "secret": what a reader who is not its owner gets. Anything
+// else is returned as is.
+std::string without_secret(const std::string &body);
+
 } // namespace pvl

@@ -33,6 +33,7 @@ struct Launch {
     std::string service; // the application
     std::string uri;     // where GET and DELETE find it
     std::string user;    // whom Apache authenticated for the request, or ""
+    std::string client;  // the address the request came from
     LaunchState state = LaunchState::waiting;
     long request_number = 0;
     SysTime request_time;

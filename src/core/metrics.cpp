@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include "text.h"
+
 #include <cmath>
 #include <cstdio>
 
@@ -160,6 +162,24 @@ std::string render_status_html(const json_t *s) {
         out += std::string("<tr><th align=\"left\">") + l.label + "</th><td>" +
                std::to_string(l.value) + "</td></tr>\n";
     out += "</table>\n";
+    // With the session list (op stats, detail): who holds what. The id is
+    // shortened: enough to find a session in the logs, not to reach it.
+    json_t *sessions = json_object_get(s, "list");
+    if (json_is_array(sessions) && json_array_size(sessions) > 0) {
+        out += "<table>\n<tr><th align=\"left\">Session</th><th align=\"left\">Owner</th>"
+               "<th align=\"left\">Application</th><th align=\"left\">State</th></tr>\n";
+        size_t i;
+        json_t *row;
+        json_array_foreach(sessions, i, row) {
+            auto text = [row](const char *key) {
+                const char *v = json_string_value(json_object_get(row, key));
+                return html_escape(v && *v ? v : "-");
+            };
+            out += "<tr><td><code>" + text("id") + "</code></td><td>" + text("owner") +
+                   "</td><td>" + text("application") + "</td><td>" + text("state") + "</td></tr>\n";
+        }
+        out += "</table>\n";
+    }
     return out;
 }
 

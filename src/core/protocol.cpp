@@ -61,8 +61,6 @@ std::string encode_request(const ControlRequest &req) {
         else
             json_object_set_new(j.get(), "payload", json_object());
         json_object_set_new(j.get(), "base", json_stringn(req.base.data(), req.base.size()));
-        if (!req.user.empty())
-            json_object_set_new(j.get(), "user", json_stringn(req.user.data(), req.user.size()));
         if (req.async)
             json_object_set_new(j.get(), "async", json_true());
         if (req.form)
@@ -71,8 +69,14 @@ std::string encode_request(const ControlRequest &req) {
             json_object_set_new(j.get(), "notify",
                                 json_stringn(req.notify.data(), req.notify.size()));
     }
-    if (req.op == Op::watch)
+    if (!req.user.empty())
+        json_object_set_new(j.get(), "user", json_stringn(req.user.data(), req.user.size()));
+    if (req.admin)
+        json_object_set_new(j.get(), "admin", json_true());
+    if (!req.client.empty())
         json_object_set_new(j.get(), "client", json_stringn(req.client.data(), req.client.size()));
+    if (req.op == Op::stats && req.detail)
+        json_object_set_new(j.get(), "detail", json_true());
     if (req.op == Op::reorder) {
         json_t *ids = json_array();
         for (const auto &id : req.ids)
@@ -116,12 +120,17 @@ bool decode_request(const std::string &line, ControlRequest *out, std::string *e
         out->payload = json_ref(payload);
         out->async = json_is_true(json_object_get(j.get(), "async"));
         out->form = json_is_true(json_object_get(j.get(), "form"));
-        if (!get_string(j.get(), "base", &out->base) || !get_string(j.get(), "user", &out->user) ||
+        if (!get_string(j.get(), "base", &out->base) ||
             !get_string(j.get(), "notify", &out->notify))
             return fail(error, "malformed control request: base or notify");
     }
-    if (out->op == Op::watch && !get_string(j.get(), "client", &out->client))
-        return fail(error, "malformed control request: client");
+    if (!get_string(j.get(), "user", &out->user) || !get_string(j.get(), "client", &out->client))
+        return fail(error, "malformed control request: user or client");
+    json_t *admin = json_object_get(j.get(), "admin");
+    if (admin && !json_is_boolean(admin))
+        return fail(error, "malformed control request: admin");
+    out->admin = json_is_true(admin);
+    out->detail = out->op == Op::stats && json_is_true(json_object_get(j.get(), "detail"));
     if (out->op == Op::reorder) {
         size_t i;
         json_t *v;

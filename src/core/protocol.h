@@ -5,8 +5,14 @@
 // encode_request/decode_request below. "op" names the operation; "l" is the
 // launcher (the index of its PVLaunchConfig) for every op but map and stats;
 // ids are sent and read in canonical (lower) case.
-//   create   payload (object), base (the handler's path), user (whom Apache
-//            authenticated, "" if nobody: ${user}), async (seed 004:
+// Every op from a request also says who asks: user (whom Apache
+// authenticated, absent for nobody), admin (true when PVLaunchAdmin grants
+// the user), client (the client's address, for the audit trail and the
+// stream caps). A session launched by an authenticated user is that user's:
+// get, delete, watch and logtail from anyone else but an administrator
+// answer 404, as for an unknown id; an administrator never gets another
+// user's secret.
+//   create   payload (object), base (the handler's path), async (seed 004:
 //            answer 202 at once), form (seed 004's form interface: every
 //            parameter required), notify (Status-Location URL)
 //            -> the session (200), the launch resource (202), or an error
@@ -15,11 +21,14 @@
 //   list     -> {"launches": [...]}: running and waiting launches
 //   reorder  ids (list), direction (top, up, down, bottom) -> the new list
 //   logtail  id -> {"id", "log"}: the last lines of a session's log
-//   watch    id, client (the client's address) -> 200, then the launch's
+//   watch    id -> 200, then the launch's
 //            events as Server-Sent Events until it ends; 429 past
 //            PVLaunchMaxStreams
-//   map      id -> "host:port" of a ready session (no "l")
-//   stats    -> the daemon's counters for metrics and mod_status (no "l")
+//   map      id -> "host:port" of a ready session (no "l"), then "\n" and
+//            its owner if it has one
+//   stats    detail -> the daemon's counters for metrics and mod_status (no
+//            "l"); with detail, "list": each session's short id, owner,
+//            application and state, for mod_status's page
 //   claim    -> {"sessions": n, "pid": p} (no "l"): a new Apache takes over
 //            the sessions of a daemon whose Apache's parent is gone. The
 //            daemon saves its journal, answers, and exits leaving its apps
@@ -50,12 +59,16 @@ struct ControlRequest {
     // create
     JsonPtr payload;
     std::string base;
-    std::string user; // create: r->user, or ""
     bool async = false;
     bool form = false;
     std::string notify;
-    // watch: the address of the client that holds the stream
+    // Who asks: r->user ("" for nobody), whether PVLaunchAdmin grants that
+    // user, and the client's address.
+    std::string user;
+    bool admin = false;
     std::string client;
+    // stats
+    bool detail = false;
     // reorder
     std::vector<std::string> ids;
     std::string direction;

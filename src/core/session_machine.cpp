@@ -336,15 +336,17 @@ void SessionMachine::exited(Instant now, const std::string &id, bool known, bool
     table_.remove(s.id);
     lives_.erase(s.id);
     ++stats_.outcomes[launch_state_name(state)];
-    end(s.id, state, kind, why, out);
+    end(s.id, state, kind, why, out, &s);
     for (Effect &a : answers)
         out->push_back(std::move(a));
     drain(now, s.launcher, out);
 }
 
 void SessionMachine::end(const std::string &id, LaunchState state, const char *kind,
-                         const std::string &why, std::vector<Effect> *out) {
+                         const std::string &why, std::vector<Effect> *out, const Session *s) {
     Effect e = effect(Effect::Kind::finish, id);
+    if (s)
+        e.session = *s;
     e.end = state;
     e.log_kind = kind;
     e.text = why;
@@ -645,7 +647,7 @@ void SessionMachine::hand_over(Instant now, std::vector<Effect> *out) {
         table_.remove(id);
         lives_.erase(id);
         end(id, LaunchState::canceled, "warning",
-            "the launcher restarted before the session was ready", out);
+            "the launcher restarted before the session was ready", out, &s);
     }
     // Queued launches are not handed over: their clients are told to retry.
     std::vector<std::string> pending;
@@ -666,7 +668,7 @@ void SessionMachine::abandon(std::vector<Effect> *out) {
         out->push_back(std::move(forget));
         table_.remove(id);
         lives_.erase(id);
-        end(id, LaunchState::canceled, "warning", "the launcher stopped", out);
+        end(id, LaunchState::canceled, "warning", "the launcher stopped", out, &s);
     }
 }
 

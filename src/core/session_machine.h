@@ -98,8 +98,8 @@ struct Effect {
     LaunchState end = LaunchState::completed;
     const char *log_kind = "progress"; // finish: progress, warning or error
     size_t position = 0;               // emit queued
-    Session session;                   // persist, publish, unpublish, forget, kill_now
-    bool was_ready = false;            // forget: it was routed
+    Session session;        // persist, publish, unpublish, forget, kill_now; finish: if it had one
+    bool was_ready = false; // forget: it was routed
 };
 
 // A journal record of an earlier daemon, checked against the system.
@@ -227,8 +227,9 @@ class SessionMachine {
     void stop_session(Instant now, Session &s, Life &life, LaunchState end_as,
                       const std::string &why, std::vector<Effect> *out);
     void positions(int launcher, std::vector<Effect> *out) const;
+    // `s`: the session the launch had, if any (carried on the finish effect).
     void end(const std::string &id, LaunchState state, const char *kind, const std::string &why,
-             std::vector<Effect> *out);
+             std::vector<Effect> *out, const Session *s = nullptr);
     const MachineLauncher &limits(int launcher) const;
     bool at_capacity(int launcher) const;
 

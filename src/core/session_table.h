@@ -19,6 +19,8 @@ struct Session {
     std::string id;
     int launcher = 0;
     std::string application;
+    std::string owner;  // whom Apache authenticated for its launch; "" for nobody
+    std::string client; // the address its launch came from (audit trail)
     std::string host;
     int port = 0;
     int pid = 0;

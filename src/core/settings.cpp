@@ -30,7 +30,7 @@ std::string Settings::identity() const {
         put(&out, *s);
     for (double v : {stop_grace, keep_finished, idle_timeout, max_lifetime, claim_window})
         put(&out, exact(v));
-    for (size_t v : {streams_total, streams_per_launch, streams_per_client})
+    for (size_t v : {streams_total, streams_per_launch, streams_per_client, max_starting})
         put(&out, std::to_string(v));
     put(&out, std::to_string(queues.size()));
     for (const auto &q : queues) {

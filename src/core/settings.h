@@ -19,7 +19,7 @@ struct QueueOptions {
 struct Settings {
     std::string socket_path;      // PVLaunchSocket, else pvlaunch.sock in the runtime dir
     std::string state_path;       // the daemon's journal, in the runtime dir
-    std::string app_user;         // PVLaunchUser, else Apache's User
+    std::string app_user;         // PVLaunchUser, else pvlaunch (root) or Apache's User
     std::string app_group;        // PVLaunchUser's group, else the user's
     double stop_grace = 5.0;      // PVLaunchStopTimeout: SIGTERM to SIGKILL
     double keep_finished = 600.0; // PVLaunchKeepFinished
@@ -32,6 +32,9 @@ struct Settings {
     size_t streams_total = 0;
     size_t streams_per_launch = 4;
     size_t streams_per_client = 8;
+    // PVLaunchMaxStarting: launches in progress (started, not yet ready) at
+    // once, over every launcher; 0: no cap. Past it, 429 with Retry-After.
+    size_t max_starting = 0;
     std::vector<QueueOptions> queues; // per launcher, from PVLaunchQueue
     // PVLaunchPassEnv: names and Apache's values, read with the config.
     std::vector<std::pair<std::string, std::string>> pass_env;

@@ -23,12 +23,13 @@ struct SharedTable::Slot {
     uint32_t port_index;
     uint32_t body_len; // UINT32_MAX: not stored, ask the daemon
     char route[max_route + 1];
+    char owner[max_owner + 1];
 };
 
 namespace {
 
 constexpr char magic[8] = {'p', 'v', 'l', 't', 'a', 'b', 'l', 'e'};
-constexpr uint32_t version = 2;
+constexpr uint32_t version = 3; // 3: slots hold the owner
 constexpr uint32_t not_stored = UINT32_MAX;
 constexpr int max_read_attempts = 1000;
 
@@ -115,8 +116,10 @@ void SharedTable::end_write() {
 }
 
 bool SharedTable::put(const std::string &id, int launcher, const std::string &route,
-                      uint32_t port_index, const std::string &body, bool store_body) {
+                      uint32_t port_index, const std::string &body, bool store_body,
+                      const std::string &owner) {
     if (!header_ || id.empty() || id.size() > max_id || route.size() > max_route ||
+        owner.size() > max_owner || owner.find('\0') != std::string::npos ||
         port_index >= header_->ports || find(id.data(), id.size()) >= 0 ||
         header_->count >= header_->ports)
         return false;
@@ -129,6 +132,7 @@ bool SharedTable::put(const std::string &id, int launcher, const std::string &ro
     std::memset(&s, 0, sizeof s);
     std::memcpy(s.id, id.data(), id.size());
     std::memcpy(s.route, route.data(), route.size());
+    std::memcpy(s.owner, owner.data(), owner.size());
     s.launcher = static_cast<int16_t>(launcher);
     s.port_index = port_index;
     if (store_body && body.size() <= header_->body_size) {
@@ -199,18 +203,23 @@ SharedTable::Lookup SharedTable::read(const char *id, size_t len, F &&copy) cons
     return Lookup::body_elsewhere; // the writer is busy: let the daemon answer
 }
 
-SharedTable::Lookup SharedTable::route(const char *id, size_t len, std::string *route) const {
+SharedTable::Lookup SharedTable::route(const char *id, size_t len, std::string *route,
+                                       std::string *owner) const {
     return read(id, len, [&](const Slot &s) {
         route->assign(s.route, strnlen(s.route, max_route));
+        if (owner)
+            owner->assign(s.owner, strnlen(s.owner, max_owner));
         return Lookup::found;
     });
 }
 
-SharedTable::Lookup SharedTable::body(const char *id, size_t len, int launcher,
-                                      std::string *body) const {
+SharedTable::Lookup SharedTable::body(const char *id, size_t len, int launcher, std::string *body,
+                                      std::string *owner) const {
     return read(id, len, [&](const Slot &s) {
         if (s.launcher != launcher)
             return Lookup::absent;
+        if (owner)
+            owner->assign(s.owner, strnlen(s.owner, max_owner));
         // A racing writer can show torn values: bound them before use (the
         // sequence check then discards this read).
         uint32_t n = s.body_len;

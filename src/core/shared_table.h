@@ -23,6 +23,8 @@ class SharedTable {
     static constexpr size_t max_id = 32;
     // host (at most 100 characters, see valid_host) + ":" + port
     static constexpr size_t max_route = 111;
+    // A session's owner (Apache's r->user); a longer name cannot own one.
+    static constexpr size_t max_owner = 255;
     // GET bodies up to this size are served from the table.
     static constexpr uint32_t default_body_size = 2048;
 
@@ -42,7 +44,8 @@ class SharedTable {
     // is not stored, nor one the daemon must render itself (store_body
     // false): readers are told to ask the daemon.
     bool put(const std::string &id, int launcher, const std::string &route, uint32_t port_index,
-             const std::string &body, bool store_body = true);
+             const std::string &body, bool store_body = true,
+             const std::string &owner = std::string());
     bool erase(const std::string &id);
     // Ids present (writer side: a new daemon reconciles its predecessor's
     // entries with what it re-adopted).
@@ -57,10 +60,13 @@ class SharedTable {
     bool has_elsewhere() const;
 
     enum class Lookup { absent, found, body_elsewhere };
-    // Reader. `route` gets "host:port" of a routable session.
-    Lookup route(const char *id, size_t len, std::string *route) const;
-    // Reader. The GET body of a session of `launcher`.
-    Lookup body(const char *id, size_t len, int launcher, std::string *body) const;
+    // Reader. `route` gets "host:port" of a routable session, `owner` (if
+    // given) its owner ("" for nobody).
+    Lookup route(const char *id, size_t len, std::string *route,
+                 std::string *owner = nullptr) const;
+    // Reader. The GET body of a session of `launcher`, and its owner.
+    Lookup body(const char *id, size_t len, int launcher, std::string *body,
+                std::string *owner = nullptr) const;
 
   private:
     struct Header;

@@ -8,11 +8,14 @@ namespace pvl {
 namespace {
 
 json_t *session_json(const PersistedSession &s) {
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "id", s.id.c_str(),
-                     "launcher", s.launcher_file.c_str(), "application", s.application.c_str(),
-                     "host", s.host.c_str(), "port", s.port, "pid", s.pid, "start",
-                     static_cast<json_int_t>(s.start_time), "state", s.state.c_str(), "response",
-                     s.response.c_str());
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "id", s.id.c_str(),
+                          "launcher", s.launcher_file.c_str(), "application", s.application.c_str(),
+                          "host", s.host.c_str(), "port", s.port, "pid", s.pid, "start",
+                          static_cast<json_int_t>(s.start_time), "state", s.state.c_str(),
+                          "response", s.response.c_str());
+    if (o && !s.owner.empty())
+        json_object_set_new(o, "owner", json_stringn(s.owner.data(), s.owner.size()));
+    return o;
 }
 
 bool session_from_json(json_t *o, PersistedSession *s) {
@@ -31,6 +34,11 @@ bool session_from_json(json_t *o, PersistedSession *s) {
     s->start_time = static_cast<unsigned long long>(start);
     s->state = state;
     s->response = response;
+    // Records written before sessions had owners have none.
+    json_t *owner = json_object_get(o, "owner");
+    if (owner && !json_is_string(owner))
+        return false;
+    s->owner = owner ? std::string(json_string_value(owner), json_string_length(owner)) : "";
     return true;
 }
 

@@ -13,6 +13,7 @@ struct PersistedSession {
     std::string id;
     std::string launcher_file; // which PVLaunchConfig it came from
     std::string application;
+    std::string owner; // "" (and absent from the record) without authentication
     std::string host;
     int port = 0;
     int pid = 0;

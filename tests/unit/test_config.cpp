@@ -675,6 +675,31 @@ void error_timeout_not_positive(void **) {
     assert_true(cfg.timeout == 25.0); // the default
 }
 
+void per_user_limits(void **) {
+    LauncherConfig cfg;
+    std::string error;
+    // Top level (the ParaViewWeb launcher's place for max_session), in
+    // wslink's "configuration", and per application.
+    if (!parse(wslink(url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"max_session_per_user\": 1}",
+                      "\"max_session_per_user\": 3"),
+               &cfg, &error))
+        fail_msg("config rejected: %s", error.c_str());
+    assert_int_equal(cfg.max_session_per_user, 3);
+    assert_int_equal(cfg.apps.at("a").max_session_per_user, 1);
+    LauncherConfig cfg2;
+    if (!parse(wslink(url + ", \"max_session_per_user\": 2", res_ok, app_ok), &cfg2, &error))
+        fail_msg("config rejected: %s", error.c_str());
+    assert_int_equal(cfg2.max_session_per_user, 2);
+    assert_int_equal(cfg2.apps.at("app").max_session_per_user, 0);
+    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"max_session_per_user\": -1")),
+                    "max_session_per_user must be a whole number");
+    assert_contains(parse_error(wslink(
+                        url, res_ok, "\"a\": {\"cmd\": [\"x\"], \"max_session_per_user\": \"2\"}")),
+                    "application \"a\" max_session_per_user");
+    assert_contains(parse_error(wslink(url + ", \"max_session_per_user\": 1.5", res_ok, app_ok)),
+                    "configuration.max_session_per_user");
+}
+
 void error_max_session(void **) {
     assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"max_session\": -1")), "max_session");
     assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"max_session\": 2.5")),
@@ -798,6 +823,7 @@ int run_config_tests(void) {
         cmocka_unit_test(python_regexps_load_with_warnings),
         cmocka_unit_test(error_timeout_not_positive),
         cmocka_unit_test(error_max_session),
+        cmocka_unit_test(per_user_limits),
         cmocka_unit_test(error_both_apps_and_applications),
         cmocka_unit_test(error_no_application),
         cmocka_unit_test(error_no_session_url),

@@ -132,6 +132,9 @@ void every_op_round_trips(void **) {
         req.ids = {"a1", "b2"};
         req.direction = "top";
         req.client = "192.0.2.7";
+        req.user = "alice smith";
+        req.admin = true;
+        req.detail = true;
         const std::string line = encode_request(req);
         assert_null(std::strchr(line.c_str(), '\n'));
         ControlRequest back = decoded(line);
@@ -151,7 +154,11 @@ void every_op_round_trips(void **) {
             assert_null(back.payload.get());
             assert_false(back.async || back.form);
         }
-        assert_str_eq(back.client, op == Op::watch ? "192.0.2.7" : "");
+        // Who asks travels with every op.
+        assert_str_eq(back.client, "192.0.2.7");
+        assert_str_eq(back.user, "alice smith");
+        assert_true(back.admin);
+        assert_true(back.detail == (op == Op::stats));
         if (op == Op::reorder) {
             assert_int_equal(back.ids.size(), 2);
             assert_str_eq(back.ids[1], "b2");
@@ -172,6 +179,12 @@ void ids_are_canonical_on_the_wire(void **) {
     // A create without a payload object is a client error, not a crash.
     assert_contains(refused("{\"op\":\"create\",\"l\":0}"), "JSON object");
     assert_contains(refused("{\"op\":\"create\",\"l\":0,\"payload\":[1]}"), "JSON object");
+    // Nobody and no administrator unless said.
+    req = decoded("{\"op\":\"get\",\"l\":0,\"id\":\"a\"}");
+    assert_str_eq(req.user, "");
+    assert_false(req.admin);
+    assert_contains(refused("{\"op\":\"get\",\"l\":0,\"id\":\"a\",\"user\":1}"), "user");
+    assert_contains(refused("{\"op\":\"get\",\"l\":0,\"id\":\"a\",\"admin\":\"yes\"}"), "admin");
 }
 
 void bad_requests_are_refused(void **) {

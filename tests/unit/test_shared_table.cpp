@@ -49,6 +49,29 @@ void put_route_body_erase(void **) {
     assert_int_equal(m.table.size(), 0);
 }
 
+// The owner goes with the route and the body, so that a child can refuse
+// another user without asking the daemon.
+void owner_is_read_with_route_and_body(void **) {
+    Mapping m(4);
+    assert_true(m.table.put("own", 0, "h:1", 0, "{}", true, "alice"));
+    assert_true(m.table.put("anon", 0, "h:2", 1, "{}"));
+    std::string route, owner = "stale", body;
+    assert_int_equal(static_cast<int>(m.table.route("own", 3, &route, &owner)),
+                     static_cast<int>(SharedTable::Lookup::found));
+    assert_str_eq(owner, "alice");
+    assert_int_equal(static_cast<int>(m.table.body("anon", 4, 0, &body, &owner)),
+                     static_cast<int>(SharedTable::Lookup::found));
+    assert_str_eq(owner, "");
+    const std::string longest(SharedTable::max_owner, 'u');
+    assert_true(m.table.put("long", 0, "h:3", 2, "{}", true, longest));
+    assert_int_equal(static_cast<int>(m.table.route("long", 4, &route, &owner)),
+                     static_cast<int>(SharedTable::Lookup::found));
+    assert_str_eq(owner, longest);
+    // Longer names, or names with a NUL, cannot be stored whole: refused.
+    assert_false(m.table.put("too", 0, "h:4", 3, "{}", true, longest + "u"));
+    assert_false(m.table.put("nul", 0, "h:4", 3, "{}", true, std::string("a\0b", 3)));
+}
+
 void oversize_body_is_left_to_the_daemon(void **) {
     Mapping m(2, 16);
     assert_true(m.table.put("big", 0, "h:1", 0, std::string(17, 'x')));
@@ -126,6 +149,7 @@ void random_operations_match_a_map(void **) {
 int run_shared_table_tests(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(put_route_body_erase),
+        cmocka_unit_test(owner_is_read_with_route_and_body),
         cmocka_unit_test(oversize_body_is_left_to_the_daemon),
         cmocka_unit_test(rejects_bad_input),
         cmocka_unit_test(attach_sees_what_the_writer_wrote),

@@ -30,6 +30,7 @@ void assert_same(const PersistedSession &a, const PersistedSession &b) {
     assert_str_eq(a.id, b.id);
     assert_str_eq(a.launcher_file, b.launcher_file);
     assert_str_eq(a.application, b.application);
+    assert_str_eq(a.owner, b.owner);
     assert_str_eq(a.host, b.host);
     assert_int_equal(a.port, b.port);
     assert_int_equal(a.pid, b.pid);
@@ -52,6 +53,16 @@ void put_round_trips_every_field(void **) {
     std::vector<PersistedSession> got = replay_journal(journal_put_line(s));
     assert_int_equal(got.size(), 1);
     assert_same(got[0], s);
+    // The owner survives a restart; a record without one (no authentication,
+    // or written before owners) has none.
+    s.owner = "Alice \"A.\" Smith";
+    got = replay_journal(journal_put_line(s));
+    assert_int_equal(got.size(), 1);
+    assert_same(got[0], s);
+    assert_int_equal(journal_put_line(session("x")).find("owner"), std::string::npos);
+    std::string bad = journal_put_line(s);
+    bad.replace(bad.find("\"owner\":\""), 9, "\"owner\":7,\"x\":\"");
+    assert_int_equal(replay_journal(bad).size(), 0);
 }
 
 void later_put_replaces_and_keeps_order(void **) {

@@ -1,6 +1,7 @@
 // Text for people: src/core/text.h.
 #include "core/json.h"
 #include "core/launch_format.h"
+#include "core/log.h"
 #include "core/text.h"
 
 #include <chrono>
@@ -85,6 +86,28 @@ void iso8601_round_trips(void **) {
     assert_false(parse_iso8601(nullptr, &t));
 }
 
+// The audit trail's lines: always the same fields, a user name quoted
+// whatever it holds, "-" for what is not known.
+void audit_lines_have_fixed_fields(void **) {
+    assert_str_eq(audit_line("launched", "abc", "vis", "alice", "192.0.2.1"),
+                  "launched: id=abc app=vis user=\"alice\" client=192.0.2.1");
+    assert_str_eq(audit_line("ended", "", "", "", ""), "ended: id=- app=- user=- client=-");
+    assert_str_eq(audit_line("x", "i", "a", "eve\" client=10.0.0.1 user=\"bob", "::1"),
+                  "x: id=i app=a user=\"eve\\\" client=10.0.0.1 user=\\\"bob\" client=::1");
+    assert_str_eq(audit_line("x", "i", "a", "line\nbreak", "h"),
+                  "x: id=i app=a user=\"line\\nbreak\" client=h");
+}
+
+// What an administrator (or a GET with PVLaunchSecretOnGet Off) gets.
+void secrets_are_taken_out(void **) {
+    assert_str_eq(without_secret("{\"id\":\"a\",\"secret\":\"s\",\"port\":1}"),
+                  "{\"id\":\"a\",\"port\":1}");
+    assert_str_eq(without_secret("{\"launch\":{\"id\":\"a\",\"secret\":\"s\"}}"),
+                  "{\"launch\":{\"id\":\"a\"}}");
+    assert_str_eq(without_secret("{\"id\":\"a\"}"), "{\"id\":\"a\"}");
+    assert_str_eq(without_secret("not json"), "not json");
+}
+
 void ages_read_like_people_write_them(void **) {
     assert_str_eq(format_age(0), "0s");
     assert_str_eq(format_age(-5), "0s");
@@ -103,6 +126,8 @@ int run_text_tests(void) {
         cmocka_unit_test(html_escape_makes_safe_text),
         cmocka_unit_test(iso8601_round_trips),
         cmocka_unit_test(ages_read_like_people_write_them),
+        cmocka_unit_test(audit_lines_have_fixed_fields),
+        cmocka_unit_test(secrets_are_taken_out),
     };
     return cmocka_run_group_tests_name("text", tests, nullptr, nullptr);
 }
