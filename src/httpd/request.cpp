@@ -137,18 +137,24 @@ BodyRead read_body(request_rec *r, std::string *out, int *filter_status, apr_off
 }
 
 std::string handler_base(request_rec *r) {
-    // The section core recorded for the request, unless an <If> inside it
-    // applied last (then core recorded "*If"): then the longest of our
-    // handlers' <Location>s that holds the URI.
-    const auto *cd =
-        static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
-    std::string base = cd && cd->d && !cd->d_is_fnmatch && !cd->r && cd->d[0] == '/' ? cd->d : "";
-    if (cd && cd->d && cd->d[0] == '*') {
-        const std::string path = r->uri;
-        for (const std::string &b : globals().api_bases)
-            if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0) &&
-                b.size() > base.size())
-                base = b;
+    // The longest of our handlers' <Location>s that holds the URI. The
+    // section core recorded for the request is not enough: it is the last
+    // one merged (a later <Location /> for authentication, say) or "*If"
+    // when an <If> inside applied.
+    const std::string path = r->uri;
+    std::string base;
+    bool found = false;
+    for (const std::string &b : globals().api_bases)
+        if ((path == b || path.compare(0, b.size() + 1, b + "/") == 0 || b.empty()) &&
+            (!found || b.size() > base.size())) {
+            base = b;
+            found = true;
+        }
+    if (!found) {
+        // A <Location> we could not read back (a pattern): core's record.
+        const auto *cd =
+            static_cast<const core_dir_config *>(ap_get_core_module_config(r->per_dir_config));
+        base = cd && cd->d && !cd->d_is_fnmatch && !cd->r && cd->d[0] == '/' ? cd->d : "";
     }
     while (!base.empty() && base.back() == '/')
         base.pop_back();
