@@ -50,6 +50,11 @@ void *merge_server_conf(apr_pool_t *p, void *basev, void *addv) {
     out->queue_wait = own_queue ? add->queue_wait : base->queue_wait;
     out->maintenance = add->maintenance >= 0 ? add->maintenance : base->maintenance;
     out->secret_on_get = add->secret_on_get >= 0 ? add->secret_on_get : base->secret_on_get;
+    const ServerConf *admin = add->admin_provider ? add : base;
+    out->admin_provider = admin->admin_provider;
+    out->admin_name = admin->admin_name;
+    out->admin_line = admin->admin_line;
+    out->admin_parsed = admin->admin_parsed;
     return out;
 }
 
@@ -194,6 +199,17 @@ const char *pass_env(cmd_parms *cmd, void *, const char *name) {
     return nullptr;
 }
 
+// PVLaunchMaxStarting <n>: 0 for no cap.
+const char *set_max_starting(cmd_parms *cmd, void *, const char *arg) {
+    if (const char *err = check_global(cmd))
+        return err;
+    long long v = 0;
+    if (!parse_count(arg, 0, 100000, &v))
+        return "PVLaunchMaxStarting takes a whole number between 0 (no cap) and 100000";
+    globals().settings.max_starting = static_cast<size_t>(v);
+    return nullptr;
+}
+
 const char *set_secret_on_get(cmd_parms *cmd, void *, int on) {
     server_conf(cmd->server)->secret_on_get = on ? 1 : 0;
     return nullptr;
@@ -241,9 +257,16 @@ const command_rec directives[] = {
     PVL_DIRECTIVE(TAKE123, "PVLaunchMaxStreams", set_max_streams, RSRC_CONF,
                   "Event streams held at once: in all (default: a quarter of "
                   "MaxRequestWorkers), per launch (4), per client address (8)"),
+    PVL_DIRECTIVE(TAKE1, "PVLaunchMaxStarting", set_max_starting, RSRC_CONF,
+                  "Launches in progress (started, not yet ready) at once, over every launcher; "
+                  "past it a launch gets 429 with Retry-After (default 0: no cap)"),
     PVL_DIRECTIVE(ITERATE, "PVLaunchPassEnv", pass_env, RSRC_CONF,
                   "Environment variables of Apache passed on to the applications (default: "
                   "none; they get PATH, HOME and their own env)"),
+    PVL_DIRECTIVE(RAW_ARGS, "PVLaunchAdmin", set_admin, RSRC_CONF,
+                  "Who administers the launcher, as a Require line: an authorization provider "
+                  "and its arguments (PVLaunchAdmin group pvadmins). Administrators list, "
+                  "reorder and stop every user's sessions, never seeing their secrets"),
     PVL_DIRECTIVE(FLAG, "PVLaunchSecretOnGet", set_secret_on_get, RSRC_CONF,
                   "Off: GET <location>/<id> answers the session without its secret, as wslink "
                   "does; only the POST that created it carries it (default On)"),
@@ -391,6 +414,14 @@ void child_init(apr_pool_t *, server_rec *) noexcept {
     child_setup();
 }
 
+int fixups(request_rec *r) noexcept {
+    try {
+        return route_owner_check(r);
+    } catch (...) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
 int status_hook(request_rec *r, int flags) noexcept {
     try {
         return status_section(r, flags);
@@ -405,6 +436,8 @@ void register_hooks(apr_pool_t *) {
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_handler(handler, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // After mod_rewrite's own fixups (per-directory rules may call the map).
+    ap_hook_fixups(fixups, after_rewrite, nullptr, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, status_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 

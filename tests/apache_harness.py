@@ -6,6 +6,7 @@ it on a free loopback port, and stops it with `-k stop`.
 """
 import json
 import os
+import pwd
 import random
 import re
 import signal
@@ -133,6 +134,23 @@ PVSESSION_RULES = "\n".join([
 ])
 
 
+APP_USER = "pvlaunch"
+
+
+def ensure_app_user():
+    """The applications' own user, which mod_pvlaunch runs them as when
+    Apache starts as root; created here as the packages create it."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(APP_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        "--comment", "mod_pvlaunch applications", APP_USER],
+                       check=True, capture_output=True)
+
+
 class Apache:
     def __init__(self, tmp, mpm="event", launcher=None, launcher_text=None, port=None,
                  extra_conf="", stop_timeout=2, loglevel="info", mpm_conf=None, site=None):
@@ -144,6 +162,7 @@ class Apache:
         self.launcher_path = os.path.join(self.tmp, "launcher.json")
         self.proc = None
         self.log_offset = 0
+        ensure_app_user()
         os.makedirs(os.path.join(self.tmp, "run"), exist_ok=True)
         os.makedirs(os.path.join(self.tmp, "htdocs"), exist_ok=True)
         if launcher_text is None:

@@ -6,6 +6,7 @@ namespace pvl {
 namespace daemon {
 
 void SessionDaemon::respond(ReplyTo to, int status, const std::string &body) {
+    const bool strip = no_secret_.erase(to) > 0;
     auto h = handles_.find(to);
     if (h == handles_.end())
         return; // nobody, or gone
@@ -13,7 +14,7 @@ void SessionDaemon::respond(ReplyTo to, int status, const std::string &body) {
     if (it == conns_.end())
         return;
     Conn &c = it->second;
-    c.out = frame_response(status, body);
+    c.out = frame_response(status, strip ? without_secret(body) : body);
     c.out_off = 0;
     c.phase = Conn::Phase::writing;
     flush_conn(c);
@@ -45,6 +46,7 @@ void SessionDaemon::close_conn(int fd) {
         return;
     const ReplyTo handle = it->second.handle;
     handles_.erase(handle);
+    no_secret_.erase(handle);
     close(fd);
     conns_.erase(it);
     for (auto wit = watchers_.begin(); wit != watchers_.end();) {
@@ -165,12 +167,13 @@ void SessionDaemon::dispatch(Conn &c, const std::string &line) {
         return;
     }
     const std::string &id = req.id;
+    c.creates = req.op == Op::create;
     switch (req.op) {
     case Op::map:
         op_map(to, id);
         return;
     case Op::stats:
-        op_stats(to);
+        op_stats(to, req.detail);
         return;
     case Op::claim:
         op_claim(to, c.uid);
@@ -194,16 +197,16 @@ void SessionDaemon::dispatch(Conn &c, const std::string &line) {
         op_reorder(to, launcher, req);
         break;
     case Op::logtail:
-        op_logtail(to, launcher, id);
+        op_logtail(to, launcher, req);
         break;
     case Op::watch:
         op_watch(c, launcher, req);
         break;
     case Op::get:
-        op_get(to, launcher, id);
+        op_get(to, launcher, req);
         break;
     case Op::del:
-        op_delete(to, launcher, id);
+        op_delete(to, launcher, req);
         break;
     case Op::map:
     case Op::stats:

@@ -11,6 +11,7 @@
 
 #include "../core/ids.h"
 #include "../core/json.h"
+#include "../core/launch_format.h"
 #include "../core/launch_plan.h"
 #include "../core/launch_queue.h"
 #include "../core/log.h"
@@ -73,6 +74,7 @@ struct Conn {
     ReplyTo handle = nobody; // how the session machine names it
     uid_t uid = 0;           // the peer's, from SO_PEERCRED
     std::string client;      // streaming: the address of the stream's client
+    bool creates = false;    // a create request: its answer names a new session
     Phase phase = Phase::reading;
     std::string in;
     std::string out;
@@ -139,12 +141,18 @@ class SessionDaemon {
 
     // daemon_ops.cpp: the protocol's operations.
     void op_create(ReplyTo to, int launcher, const ControlRequest &req);
-    void op_get(ReplyTo to, int launcher, const std::string &id);
-    void op_delete(ReplyTo to, int launcher, const std::string &id);
+    std::string over_limit(int launcher, const std::string &app, const std::string &user,
+                           bool *retry_after) const;
+    void op_get(ReplyTo to, int launcher, const ControlRequest &req);
+    void op_delete(ReplyTo to, int launcher, const ControlRequest &req);
     void op_map(ReplyTo to, const std::string &id);
     void op_list(ReplyTo to, int launcher);
-    void op_stats(ReplyTo to);
-    void op_logtail(ReplyTo to, int launcher, const std::string &id);
+    void op_stats(ReplyTo to, bool detail);
+    void op_logtail(ReplyTo to, int launcher, const ControlRequest &req);
+    void not_found(ReplyTo to, const std::string &id, const char *what);
+    // Ownership: see daemon_ops.cpp.
+    bool may_see(ReplyTo to, const ControlRequest &req, const std::string &owner,
+                 const std::string &app, const char *what);
     void op_watch(Conn &c, int launcher, const ControlRequest &req);
     void op_reorder(ReplyTo to, int launcher, const ControlRequest &req);
 
@@ -152,6 +160,7 @@ class SessionDaemon {
     void apply(std::vector<Effect> &effects);
     void apply_one(Effect &e, std::vector<Effect> *more);
     void reply(const Effect &e);
+    bool creator_gone(ReplyTo to) const;
     // Sessions whose app ended, from the backend (after SIGCHLD, or from
     // its descriptors' poll results).
     void collect_exits(const pollfd *fds, size_t n);
@@ -237,6 +246,7 @@ class SessionDaemon {
     std::map<std::string, Proc> procs_;
     std::map<int, Conn> conns_;
     std::map<ReplyTo, int> handles_; // live requests: handle -> connection
+    std::set<ReplyTo> no_secret_;    // answers for an administrator: without secrets
     ReplyTo next_handle_ = 1;
     std::map<std::string, std::vector<ReplyTo>> watchers_; // launch id -> event streams
     std::map<int, std::string> watches_;                   // inotify wd -> session id

@@ -4,45 +4,94 @@
 namespace pvl {
 namespace daemon {
 
+// "host:port" of a ready session, and its owner on a second line if it has one.
 void SessionDaemon::op_map(ReplyTo to, const std::string &id) {
     std::string route = valid_session_id(id) ? machine_.table().route(id) : std::string();
-    respond(to, route.empty() ? 404 : 200, route);
+    if (route.empty()) {
+        respond(to, 404, route);
+        return;
+    }
+    const Session *s = machine_.table().find(id);
+    respond(to, 200, s->owner.empty() ? route : route + "\n" + s->owner);
 }
 
-void SessionDaemon::op_get(ReplyTo to, int launcher, const std::string &id) {
+void SessionDaemon::not_found(ReplyTo to, const std::string &id, const char *what) {
+    respond(to, 404,
+            error_body(std::string("no ") + what + " with id " + (valid_session_id(id) ? id : "?") +
+                       " (it has ended, or the id is wrong)"));
+}
+
+// A session or launch of `owner`, asked for by someone else: the same 404
+// as for an unknown id (its existence is not revealed), and a line in the
+// audit trail. Administrators pass (but never get another user's secret:
+// `to` is marked so that respond() strips it).
+bool SessionDaemon::may_see(ReplyTo to, const ControlRequest &req, const std::string &owner,
+                            const std::string &app, const char *what) {
+    if (owner.empty() || owner == req.user)
+        return true;
+    if (req.admin) {
+        no_secret_.insert(to);
+        return true;
+    }
+    log(LogLevel::notice, "PVL00503",
+        audit_line(std::string("refused ") + op_name(req.op) + " of another user's " + what +
+                       " (owner " + owner + ")",
+                   req.id, app, req.user, req.client));
+    not_found(to, req.id, what);
+    return false;
+}
+
+void SessionDaemon::op_get(ReplyTo to, int launcher, const ControlRequest &req) {
+    const std::string &id = req.id;
     auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
     if (lit != launches_.end() && lit->second.launcher == launcher && lit->second.tracked) {
-        respond(to, 200, launch_body(lit->second));
+        if (may_see(to, req, lit->second.user, lit->second.service, "session"))
+            respond(to, 200, launch_body(lit->second));
         return;
     }
     const Session *s = valid_session_id(id) ? machine_.table().find(id) : nullptr;
     if (!s || s->launcher != launcher || s->state != SessionState::ready) {
-        respond(to, 404,
-                error_body("no session with id " + (valid_session_id(id) ? id : "?") +
-                           " (it has ended, or the id is wrong)"));
+        not_found(to, id, "session");
         return;
     }
-    respond(to, 200, s->response);
+    if (may_see(to, req, s->owner, s->application, "session"))
+        respond(to, 200, s->response);
 }
 
-void SessionDaemon::op_delete(ReplyTo to, int launcher, const std::string &id) {
+void SessionDaemon::op_delete(ReplyTo to, int launcher, const ControlRequest &req) {
+    const std::string &id = req.id;
     auto lit = valid_session_id(id) ? launches_.find(id) : launches_.end();
-    if (lit != launches_.end() && lit->second.launcher == launcher && lit->second.tracked &&
-        launch_ended(lit->second.state)) {
+    const Launch *l =
+        lit != launches_.end() && lit->second.launcher == launcher ? &lit->second : nullptr;
+    const Session *s = valid_session_id(id) ? machine_.table().find(id) : nullptr;
+    if (s && s->launcher != launcher)
+        s = nullptr;
+    const std::string owner = s ? s->owner : l ? l->user : std::string();
+    const std::string app = s ? s->application : l ? l->service : std::string();
+    if ((s || l) && !may_see(to, req, owner, app, "session"))
+        return;
+    if (l && l->tracked && launch_ended(l->state)) {
         respond(to, 200, launch_body(lit->second));
         return;
     }
     std::vector<Effect> effects;
     if (!valid_session_id(id) || !machine_.stop(Clock::now(), id, launcher, to, &effects)) {
-        respond(to, 404,
-                error_body("no session with id " + (valid_session_id(id) ? id : "?") +
-                           " (it has ended, or the id is wrong)"));
+        no_secret_.erase(to);
+        not_found(to, id, "session");
         return;
     }
+    log(LogLevel::notice, "PVL00502",
+        audit_line(owner == req.user ? "stop requested" : "stop requested by an administrator", id,
+                   app, req.user, req.client));
     apply(effects);
 }
 
 void SessionDaemon::op_list(ReplyTo to, int launcher) {
+    // Whose launch each is: for the administrators who list them.
+    auto add_owner = [](json_t *item, const std::string &owner) {
+        if (!owner.empty())
+            json_object_set_new(item, "owner", json_stringn(owner.data(), owner.size()));
+    };
     JsonPtr arr(json_array());
     // Running launches (sessions not being stopped) in request order, then
     // the queue in start order.
@@ -56,6 +105,7 @@ void SessionDaemon::op_list(ReplyTo to, int launcher) {
             running.emplace_back(lit->second.request_number, launch_summary_json(lit->second, 0));
             json_object_set_new(running.back().second.get(), "hostPort",
                                 json_string(s->host_port().c_str()));
+            add_owner(running.back().second.get(), s->owner);
             continue;
         }
         const Proc &p = procs_[id]; // every session has one
@@ -71,6 +121,7 @@ void SessionDaemon::op_list(ReplyTo to, int launcher) {
         running.emplace_back(l.request_number, launch_summary_json(l, 0));
         json_object_set_new(running.back().second.get(), "hostPort",
                             json_string(s->host_port().c_str()));
+        add_owner(running.back().second.get(), s->owner);
     }
     std::sort(running.begin(), running.end(),
               [](const auto &a, const auto &b) { return a.first < b.first; });
@@ -80,22 +131,26 @@ void SessionDaemon::op_list(ReplyTo to, int launcher) {
     size_t pos = 0;
     for (const std::string &id : q.ids()) {
         auto it = launches_.find(id);
-        if (it != launches_.end())
-            json_array_append_new(arr.get(), launch_summary_json(it->second, ++pos).release());
+        if (it == launches_.end())
+            continue;
+        JsonPtr item = launch_summary_json(it->second, ++pos);
+        add_owner(item.get(), it->second.user);
+        json_array_append_new(arr.get(), item.release());
     }
     JsonPtr body(json_pack("{s:O}", "launches", arr.get()));
     respond(to, 200, json_to_string(body.get()));
 }
 
 // The last lines of a live session's log, for the admin page.
-void SessionDaemon::op_logtail(ReplyTo to, int launcher, const std::string &id) {
+void SessionDaemon::op_logtail(ReplyTo to, int launcher, const ControlRequest &req) {
+    const std::string &id = req.id;
     const Session *s = valid_session_id(id) ? machine_.table().find(id) : nullptr;
     if (!s || s->launcher != launcher) {
-        respond(to, 404,
-                error_body("no running session with id " +
-                           (valid_session_id(id) ? id : std::string("?"))));
+        not_found(to, id, "running session");
         return;
     }
+    if (!may_see(to, req, s->owner, s->application, "running session"))
+        return;
     const LauncherConfig &cfg = *opts_.launchers[static_cast<size_t>(launcher)];
     std::string tail = log_tail(cfg.log_dir + "/" + id + ".log");
     json_t *text = json_stringn(tail.data(), tail.size());
@@ -114,10 +169,11 @@ void SessionDaemon::op_watch(Conn &c, int launcher, const ControlRequest &req) {
     // A ParaViewWeb session is watchable once its id is known (ready); a
     // seed 004 launch from its creation.
     if (!l && !(s && s->state == SessionState::ready)) {
-        respond(c.handle, 404,
-                error_body("no launch with id " + (valid_session_id(id) ? id : "?")));
+        not_found(c.handle, id, "launch");
         return;
     }
+    if (!may_see(c.handle, req, l ? l->user : s->owner, l ? l->service : s->application, "launch"))
+        return;
     // Each stream holds one of Apache's workers for as long as the launch
     // runs: a bounded number of them, so that Apache keeps answering.
     const Settings &set = opts_.settings;
@@ -164,7 +220,7 @@ void SessionDaemon::op_watch(Conn &c, int launcher, const ControlRequest &req) {
         end_watchers(id, nullptr);
 }
 
-void SessionDaemon::op_stats(ReplyTo to) {
+void SessionDaemon::op_stats(ReplyTo to, bool detail) {
     json_int_t starting = 0, ready = 0, stopping = 0;
     const SessionTable &table = machine_.table();
     for (const std::string &id : table.ids()) {
@@ -192,6 +248,22 @@ void SessionDaemon::op_stats(ReplyTo to) {
                         "launch_duration_seconds", st.launch_duration.to_json().release(),
                         "queue_wait_seconds", st.queue_wait.to_json().release(), "uptime_seconds",
                         std::chrono::duration<double>(Clock::now() - born_).count()));
+    if (detail) {
+        json_t *list = json_array();
+        for (const std::string &id : table.ids()) {
+            const Session *s = table.find(id);
+            const char *state = s->state == SessionState::ready      ? "ready"
+                                : s->state == SessionState::starting ? "starting"
+                                                                     : "stopping";
+            json_array_append_new(
+                list, json_pack("{s:s#, s:s#, s:s#, s:s}", "id", id.c_str(),
+                                static_cast<int>(std::min<size_t>(id.size(), 8)), "owner",
+                                s->owner.data(), static_cast<int>(s->owner.size()), "application",
+                                s->application.data(), static_cast<int>(s->application.size()),
+                                "state", state));
+        }
+        json_object_set_new(j.get(), "list", list);
+    }
     respond(to, 200, json_to_string(j.get()));
 }
 

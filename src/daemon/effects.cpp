@@ -49,7 +49,32 @@ void SessionDaemon::reply(const Effect &e) {
         break;
     }
     }
+    const Session *row = e.id.empty() ? nullptr : machine_.table().find(e.id);
+    if (e.number == 200 && row && row->state == SessionState::ready && creator_gone(e.to)) {
+        // The request that launched it went away while the session became
+        // ready (the two crossed): nobody would learn its id.
+        log(LogLevel::info, "PVL00059",
+            "session " + e.id + " is stopped: its launch request went away before its answer");
+        std::vector<Effect> effects;
+        machine_.stop(Clock::now(), e.id, row->launcher, nobody, &effects);
+        apply(effects);
+        return;
+    }
     respond(e.to, e.number, body);
+}
+
+// The connection of a create request waiting for its answer has been closed
+// by Apache's child (its client went away), though the machine has not
+// heard of it yet.
+bool SessionDaemon::creator_gone(ReplyTo to) const {
+    auto h = handles_.find(to);
+    if (h == handles_.end())
+        return false;
+    auto c = conns_.find(h->second);
+    if (c == conns_.end() || !c->second.creates)
+        return false;
+    struct pollfd p = {c->second.fd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 void SessionDaemon::apply_one(Effect &e, std::vector<Effect> *more) {
@@ -133,11 +158,22 @@ void SessionDaemon::apply_one(Effect &e, std::vector<Effect> *more) {
             break;
         }
         break;
-    case Effect::Kind::finish:
+    case Effect::Kind::finish: {
+        // The audit trail: how it ended. A launch that never ran has its
+        // record; a session, the row it had.
+        auto lit = launches_.find(e.id);
+        const bool has_row = !e.session.id.empty();
+        if (has_row || lit != launches_.end())
+            log(LogLevel::notice, "PVL00505",
+                audit_line(std::string("ended ") + launch_state_name(e.end) + ": " + e.text, e.id,
+                           has_row ? e.session.application : lit->second.service,
+                           has_row ? e.session.owner : lit->second.user,
+                           has_row ? e.session.client : lit->second.client));
         payloads_.erase(e.id);
         finish_launch(e.id, e.end, e.log_kind, e.text);
         end_watchers(e.id, launch_state_name(e.end)); // ParaViewWeb sessions have no record
         break;
+    }
     case Effect::Kind::discard:
         payloads_.erase(e.id);
         launches_.erase(e.id);

@@ -22,6 +22,57 @@ bool plannable(const LauncherConfig &cfg, json_t *payload, const Launch &l, Laun
 
 } // namespace
 
+// Per-user limits (max_session_per_user of the launcher and of the app) and
+// PVLaunchMaxStarting, before anything is started: "" if the launch may go
+// on, else why not (and *retry_after for a cap that frees by itself).
+std::string SessionDaemon::over_limit(int launcher, const std::string &app, const std::string &user,
+                                      bool *retry_after) const {
+    const LauncherConfig &cfg = *opts_.launchers[static_cast<size_t>(launcher)];
+    const size_t max_starting = opts_.settings.max_starting;
+    if (max_starting > 0) {
+        size_t starting = 0;
+        const SessionTable &table = machine_.table();
+        for (const std::string &id : table.ids())
+            if (table.find(id)->state == SessionState::starting)
+                ++starting;
+        if (starting >= max_starting) {
+            *retry_after = true;
+            return "too many launches in progress (PVLaunchMaxStarting " +
+                   std::to_string(max_starting) + "); try again in a few seconds";
+        }
+    }
+    auto ait = cfg.apps.find(app);
+    const int per_app = ait == cfg.apps.end() ? 0 : ait->second.max_session_per_user;
+    if (user.empty() || (cfg.max_session_per_user == 0 && per_app == 0))
+        return std::string();
+    // What the user holds: sessions not being stopped, and launches still
+    // being spawned or waiting in the queue.
+    size_t held = 0, held_app = 0;
+    const SessionTable &table = machine_.table();
+    for (const std::string &id : table.ids()) {
+        const Session *s = table.find(id);
+        if (s->launcher == launcher && s->owner == user && s->state != SessionState::stopping) {
+            ++held;
+            held_app += s->application == app;
+        }
+    }
+    for (const auto &kv : launches_)
+        if (kv.second.launcher == launcher && kv.second.user == user &&
+            machine_.waiting(kv.first)) {
+            ++held;
+            held_app += kv.second.service == app;
+        }
+    if (cfg.max_session_per_user > 0 && held >= static_cast<size_t>(cfg.max_session_per_user))
+        return "user limit reached: max_session_per_user is " +
+               std::to_string(cfg.max_session_per_user) + " and you hold " + std::to_string(held) +
+               " session(s), queued launches included; stop one first";
+    if (per_app > 0 && held_app >= static_cast<size_t>(per_app))
+        return "user limit reached: max_session_per_user of application " + app + " is " +
+               std::to_string(per_app) + " and you hold " + std::to_string(held_app) +
+               " of its session(s), queued launches included; stop one first";
+    return std::string();
+}
+
 void SessionDaemon::op_create(ReplyTo to, int launcher, const ControlRequest &req) {
     json_t *payload = req.payload.get();
     if (machine_.shutting_down()) {
@@ -39,6 +90,18 @@ void SessionDaemon::op_create(ReplyTo to, int launcher, const ControlRequest &re
         respond(to, err.status, error_body(err.message));
         return;
     }
+    bool retry_after = false;
+    const std::string over = over_limit(launcher, app, req.user, &retry_after);
+    if (!over.empty()) {
+        log(LogLevel::notice, "PVL00504",
+            audit_line("launch refused: " + over, "", app, req.user, req.client));
+        JsonPtr body(json_pack("{s:s, s:s}", "error", over.c_str(), "limit",
+                               retry_after ? "PVLaunchMaxStarting" : "max_session_per_user"));
+        if (retry_after)
+            json_object_set_new(body.get(), "retryAfter", json_integer(5));
+        respond(to, 429, json_to_string(body.get()));
+        return;
+    }
     Launch l;
     l.id = new_id();
     if (l.id.empty()) {
@@ -49,6 +112,7 @@ void SessionDaemon::op_create(ReplyTo to, int launcher, const ControlRequest &re
     l.launcher = launcher;
     l.service = app;
     l.user = req.user;
+    l.client = req.client;
     if (!req.base.empty())
         bases_[static_cast<size_t>(launcher)] = req.base;
     l.uri = bases_[static_cast<size_t>(launcher)] + "/" + l.id;
@@ -126,11 +190,21 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
         machine_.spawn_failed(now, id, 500, why, more);
         return;
     }
+    // The log's header: whose session this is, for whoever reads the log
+    // later. The ready line is looked for after it.
+    const std::string header =
+        "# mod_pvlaunch: " + audit_line("session started", vars.id, l.service, l.user, l.client) +
+        " at " + iso8601_time(std::chrono::system_clock::now()) + "\n";
+    if (write(out_fd, header.data(), header.size()) != static_cast<ssize_t>(header.size()))
+        log(LogLevel::warning, "PVL00058",
+            "cannot write the header of the session log " + p.log_path + ": " + strerror(errno));
     p.ready_lines = plan.ready_lines;
     for (const auto &r : p.ready_lines)
         p.longest_ready = std::max(p.longest_ready, r.size());
     if (!p.ready_lines.empty()) {
         p.log_fd = open(p.log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (p.log_fd >= 0)
+            lseek(p.log_fd, 0, SEEK_END);
         p.wd = inotify_add_watch(ifd_, p.log_path.c_str(), IN_MODIFY);
     }
     SpawnSpec spec;
@@ -160,6 +234,8 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     s.id = vars.id;
     s.launcher = launcher;
     s.application = l.service;
+    s.owner = l.user;
+    s.client = l.client;
     s.host = vars.host;
     s.port = vars.port;
     s.pid = app.pid;
@@ -176,6 +252,10 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     l.start_time = wall;
     l.erase_status("queuePosition");
     l.add_log("progress", "application " + l.service + " started", wall);
+    log(LogLevel::notice, "PVL00501",
+        audit_line("launched (pid " + std::to_string(app.pid) + ", " + vars.host + ":" +
+                       std::to_string(vars.port) + ")",
+                   l.id, l.service, l.user, l.client));
     payloads_.erase(pit);
     Proc &stored = procs_[s.id] = std::move(p);
     const bool waits_for_line = !stored.ready_lines.empty();

@@ -39,9 +39,9 @@ void SessionDaemon::publish(const Session &s) {
         // A tracked launch's GET is rendered by the daemon (it changes).
         auto lit = launches_.find(s.id);
         const bool store = lit == launches_.end() || !lit->second.tracked;
-        if (idx < 0 ||
-            !opts_.table->put(s.id, s.launcher, s.host_port(),
-                              static_cast<uint32_t>(port_base_[l] + idx), s.response, store))
+        if (idx < 0 || !opts_.table->put(s.id, s.launcher, s.host_port(),
+                                         static_cast<uint32_t>(port_base_[l] + idx), s.response,
+                                         store, s.owner))
             log(LogLevel::error, "PVL00045", "cannot publish session " + s.id);
     }
     write_map_file(s.launcher);
@@ -59,6 +59,7 @@ PersistedSession SessionDaemon::persisted(const Session &s) {
     r.id = s.id;
     r.launcher_file = opts_.launchers[static_cast<size_t>(s.launcher)]->file;
     r.application = s.application;
+    r.owner = s.owner;
     r.host = s.host;
     r.port = s.port;
     r.pid = s.pid;
@@ -119,6 +120,7 @@ void SessionDaemon::adopt() {
             if (opts_.launchers[l]->file == r.launcher_file)
                 s.launcher = static_cast<int>(l);
         s.application = r.application;
+        s.owner = r.owner;
         s.host = r.host;
         s.port = r.port;
         s.pid = r.pid;

@@ -271,8 +271,20 @@ int daemon_unavailable(request_rec *r) {
                            "says more).");
 }
 
-std::string list_request(int launcher) {
-    return encode_request(Op::list, launcher);
+// A request of the page: an administrator's (the handler let only them in).
+std::string admin_request(request_rec *r, Op op, int launcher,
+                          const std::string &id = std::string()) {
+    ControlRequest req;
+    req.op = op;
+    req.launcher = launcher;
+    req.id = id;
+    ask_as(r, &req, false);
+    req.admin = true;
+    return encode_request(req);
+}
+
+std::string list_request(request_rec *r, int launcher) {
+    return admin_request(r, Op::list, launcher);
 }
 
 // ---- the page ------------------------------------------------------------------
@@ -338,9 +350,16 @@ std::string time_cell(const char *iso, double now, const char *label) {
            html_escape(iso) + "\">" + format_age(now - t) + "</time></td>";
 }
 
+// Whose session: the user Apache authenticated for its launch.
+std::string owner_cell(json_t *launch) {
+    const char *owner = json_text(launch, "owner");
+    return owner && *owner ? "<td class=\"owner\">" + html_escape(owner) + "</td>"
+                           : std::string("<td class=\"owner\">&#8212;</td>");
+}
+
 int show_page(request_rec *r, int launcher) {
     int status = 0;
-    JsonPtr list = call_daemon(r, list_request(launcher), 30000, &status);
+    JsonPtr list = call_daemon(r, list_request(r, launcher), 30000, &status);
     json_t *launches = json_object_get(list.get(), "launches");
     if (!json_is_array(launches) || status != HTTP_OK)
         return daemon_unavailable(r);
@@ -407,10 +426,10 @@ int show_page(request_rec *r, int launcher) {
 
     body += "<h2 id=\"sessions-heading\">Sessions (" + std::to_string(running.size()) +
             ")</h2>\n<table id=\"sessions\" aria-labelledby=\"sessions-heading\">\n"
-            "<thead><tr><th>Id</th><th>State</th><th>Application</th><th>Age</th>"
-            "<th>Host:port</th><th>Log</th><th>Action</th></tr></thead>\n<tbody>\n";
+            "<thead><tr><th>Id</th><th>State</th><th>Application</th><th>Owner</th>"
+            "<th>Age</th><th>Host:port</th><th>Log</th><th>Action</th></tr></thead>\n<tbody>\n";
     if (running.empty())
-        body += "<tr><td class=\"empty\" colspan=\"7\">No running sessions.</td></tr>\n";
+        body += "<tr><td class=\"empty\" colspan=\"8\">No running sessions.</td></tr>\n";
     for (json_t *s : running) {
         const std::string id = html_escape(json_text(s, "id"));
         const std::string state = html_escape(json_text(s, "state"));
@@ -420,6 +439,7 @@ int show_page(request_rec *r, int launcher) {
         body += "<tr data-id=\"" + id + "\" data-state=\"" + state + "\"><td><code>" + id +
                 "</code></td><td><span class=\"state state-" + state + "\">" + state +
                 "</span></td><td class=\"app\">" + html_escape(service ? service : "") + "</td>" +
+                owner_cell(s) +
                 time_cell(since ? since : json_text(s, "requestTime"), now,
                           since ? "started" : "requested") +
                 "<td class=\"host-port\">" +
@@ -435,10 +455,10 @@ int show_page(request_rec *r, int launcher) {
 
     body += "<h2 id=\"queue-heading\">Launch queue (" + std::to_string(waiting.size()) +
             ")</h2>\n<table id=\"queue\" aria-labelledby=\"queue-heading\">\n"
-            "<thead><tr><th>Position</th><th>Id</th><th>Application</th><th>Waiting</th>"
-            "<th>Move</th></tr></thead>\n<tbody>\n";
+            "<thead><tr><th>Position</th><th>Id</th><th>Application</th><th>Owner</th>"
+            "<th>Waiting</th><th>Move</th></tr></thead>\n<tbody>\n";
     if (waiting.empty())
-        body += "<tr><td class=\"empty\" colspan=\"5\">No launch is waiting.</td></tr>\n";
+        body += "<tr><td class=\"empty\" colspan=\"6\">No launch is waiting.</td></tr>\n";
     for (size_t k = 0; k < waiting.size(); ++k) {
         json_t *w = waiting[k];
         const std::string id = html_escape(json_text(w, "id"));
@@ -450,7 +470,7 @@ int show_page(request_rec *r, int launcher) {
         const char *last = k + 1 == waiting.size() ? " disabled" : "";
         body += "<tr data-id=\"" + id + "\" data-state=\"waiting\"><td>" + position +
                 "</td><td><code>" + id + "</code></td><td class=\"app\">" +
-                html_escape(service ? service : "") + "</td>" +
+                html_escape(service ? service : "") + "</td>" + owner_cell(w) +
                 time_cell(json_text(w, "requestTime"), now, "requested") + "<td>" +
                 form_start(self, token, "move", json_text(w, "id")) +
                 "<button type=\"submit\" name=\"direction\" value=\"top\" title=\"Move to the "
@@ -479,7 +499,7 @@ int show_log(request_rec *r, int launcher, const std::string &id) {
         return send_error_page(r, HTTP_NOT_FOUND, "No such session",
                                "There is no running session with that id.");
     int status = 0;
-    JsonPtr answer = call_daemon(r, encode_request(Op::logtail, launcher, id), 30000, &status);
+    JsonPtr answer = call_daemon(r, admin_request(r, Op::logtail, launcher, id), 30000, &status);
     if (!answer)
         return daemon_unavailable(r);
     if (status == HTTP_NOT_FOUND)
@@ -570,7 +590,7 @@ int do_action(request_rec *r, int launcher) {
     if (action == "stop") {
         const int timeout = 30000 + static_cast<int>(globals().settings.stop_grace * 1000);
         std::string answer;
-        if (daemon_call(r, encode_request(Op::del, launcher, id), timeout, false, &status,
+        if (daemon_call(r, admin_request(r, Op::del, launcher, id), timeout, false, &status,
                         &answer) != CallResult::ok)
             return see_other(r, "done=unavailable");
         if (status == HTTP_NOT_FOUND)
@@ -590,6 +610,8 @@ int do_action(request_rec *r, int launcher) {
         req.launcher = launcher;
         req.ids = {id};
         req.direction = direction;
+        ask_as(r, &req, false);
+        req.admin = true;
         std::string answer;
         if (daemon_call(r, encode_request(req), 30000, false, &status, &answer) != CallResult::ok)
             return see_other(r, "done=unavailable");
@@ -624,6 +646,12 @@ int admin_page_handler(request_rec *r) {
                                "The admin page needs an administrator authenticated by Apache: "
                                "configure authentication for this location (AuthType, and "
                                "Require lines naming the administrators).",
+                               false);
+    if (admin_configured(r) && !is_admin(r))
+        return send_error_page(r, HTTP_FORBIDDEN, "Administrators only",
+                               "The admin page is for the launcher's administrators "
+                               "(PVLaunchAdmin); you are signed in as " +
+                                   std::string(r->user) + ".",
                                false);
     if (r->method_number == M_GET) {
         Fields q;

@@ -80,6 +80,32 @@ int daemon_open(request_rec *r, const std::string &request) {
     return fd;
 }
 
+namespace {
+
+// What the daemon has already sent, without waiting: true with *status and
+// *body set if `in` plus that holds a whole answer.
+bool read_ready_answer(int fd, std::string *in, int *status, std::string *body) {
+    char buf[16384];
+    for (;;) {
+        ssize_t got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        in->append(buf, static_cast<size_t>(got));
+    }
+    const size_t header_end = in->find('\n');
+    size_t length = 0;
+    if (header_end == std::string::npos ||
+        !parse_response_header(in->substr(0, header_end + 1).c_str(), status, &length) ||
+        in->size() - header_end - 1 < length)
+        return false;
+    body->assign(*in, header_end + 1, length);
+    return true;
+}
+
+} // namespace
+
 CallResult daemon_call(request_rec *r, const std::string &request, int timeout_ms,
                        bool watch_client, int *status, std::string *body) {
     int fd = daemon_open(r, request);
@@ -102,6 +128,12 @@ CallResult daemon_call(request_rec *r, const std::string &request, int timeout_m
         if (n < 0)
             break;
         if (cfd >= 0 && (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            // The answer may have come with it: then it is the caller's to
+            // judge (a new session nobody will learn of must be stopped).
+            if (read_ready_answer(fd, &in, status, body)) {
+                close(fd);
+                return CallResult::ok;
+            }
             close(fd);
             return CallResult::client_gone;
         }

@@ -529,6 +529,10 @@ void child_setup() {
     }
 }
 
+// The applications' user when PVLaunchUser is not given (the packages
+// create it).
+constexpr const char *default_app_user = "pvlaunch";
+
 int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     Globals &g = globals();
     daemon_stopping = false;
@@ -536,9 +540,30 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
     if (g.settings.socket_path.empty())
         g.settings.socket_path = ap_runtime_dir_relative(pconf, "pvlaunch.sock");
     g.settings.state_path = ap_runtime_dir_relative(pconf, "pvlaunch.state");
-    if (g.settings.app_user.empty()) {
-        g.settings.app_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";
+    const char *apache_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";
+    if (g.settings.app_user.empty() && geteuid() == 0) {
+        // Apps get a user of their own, which the package creates: as
+        // Apache's User, any app could signal Apache's own processes.
+        if (!getpwnam(default_app_user)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "PVL00226: applications need a user of their own, and the user %s "
+                         "does not exist: create it (the package does: adduser --system "
+                         "--group %s), or name another one with PVLaunchUser. Running them as "
+                         "Apache's User (%s) lets any of them signal Apache's processes; "
+                         "PVLaunchUser %s says that this is wanted",
+                         default_app_user, default_app_user, apache_user, apache_user);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        g.settings.app_user = default_app_user;
+    } else if (g.settings.app_user.empty()) {
+        // Not root: the apps run as Apache does, there is nobody else to be.
+        g.settings.app_user = apache_user;
         g.settings.app_group = ap_unixd_config.group_name ? ap_unixd_config.group_name : "";
+    } else if (geteuid() == 0 && g.settings.app_user == apache_user) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "PVL00227: applications run as Apache's User %s, as PVLaunchUser says: "
+                     "each of them can signal Apache's processes and the other apps",
+                     apache_user);
     }
     if (geteuid() == 0) {
         const struct passwd *pw = getpwnam(g.settings.app_user.c_str());

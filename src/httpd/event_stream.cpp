@@ -30,7 +30,7 @@ int events_stream(request_rec *r, int launcher, const std::string &id) {
     req.op = Op::watch;
     req.launcher = launcher;
     req.id = id;
-    req.client = r->useragent_ip ? r->useragent_ip : "";
+    ask_as(r, &req);
     const int fd = daemon_open(r, encode_request(req));
     if (fd < 0)
         return send_error(r, HTTP_SERVICE_UNAVAILABLE,

@@ -26,6 +26,12 @@ struct ServerConf {
     double queue_wait = 0;
     int maintenance = -1;   // PVLaunchMaintenance; -1: unset
     int secret_on_get = -1; // PVLaunchSecretOnGet; -1: unset (On)
+    // PVLaunchAdmin <provider> <args>: an authz_provider (mod_auth.h), its
+    // name, require line and parsed form. Null: no administrators.
+    const void *admin_provider = nullptr;
+    const char *admin_name = nullptr;
+    const char *admin_line = nullptr;
+    const void *admin_parsed = nullptr;
 };
 
 struct Globals {
@@ -62,6 +68,25 @@ int metrics_handler(request_rec *r);
 int status_section(request_rec *r, int flags);
 // admin_page.cpp: SetHandler pvlaunch-admin.
 int admin_page_handler(request_rec *r);
+struct ControlRequest;
+
+// access.cpp: owners and administrators.
+// Who asks: r->user, the client's address and (`with_admin`) whether
+// PVLaunchAdmin grants the user.
+void ask_as(request_rec *r, ControlRequest *req, bool with_admin = true);
+const char *set_admin(cmd_parms *cmd, void *, const char *args);
+bool admin_configured(request_rec *r);
+// PVLaunchAdmin grants r->user.
+bool is_admin(request_rec *r);
+// A session of `owner` ("" for nobody) is r->user's to see.
+bool owns(request_rec *r, const std::string &owner);
+// Refused access to another user's session, in the audit trail.
+void audit_refusal(request_rec *r, const char *what, const std::string &id,
+                   const std::string &owner);
+// int:pvsession found session `id` of `owner`: the fixup checks r->user.
+void note_route_owner(request_rec *r, const char *id, size_t len, const std::string &owner);
+int route_owner_check(request_rec *r);
+
 // rewrite_map.cpp: int:pvsession.
 char *rewrite_map_lookup(request_rec *r, char *key);
 

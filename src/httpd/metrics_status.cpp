@@ -19,12 +19,14 @@ APLOG_USE_MODULE(pvlaunch);
 namespace pvl {
 
 // The daemon's counters, for the metrics handler and mod_status.
-JsonPtr daemon_stats(request_rec *r) {
+JsonPtr daemon_stats(request_rec *r, bool detail = false) {
     int status = 0;
     std::string answer;
+    ControlRequest req;
+    req.op = Op::stats;
+    req.detail = detail;
     if (globals().launchers.empty() ||
-        daemon_call(r, encode_request(Op::stats, 0), 5000, false, &status, &answer) !=
-            CallResult::ok ||
+        daemon_call(r, encode_request(req), 5000, false, &status, &answer) != CallResult::ok ||
         status != 200)
         return JsonPtr();
     return JsonPtr(json_loads(answer.c_str(), 0, nullptr));
@@ -51,8 +53,8 @@ int metrics_handler(request_rec *r) {
 }
 
 int status_section(request_rec *r, int flags) {
-    JsonPtr stats = daemon_stats(r);
     const bool short_form = flags & 0x1; // AP_STATUS_SHORT: ?auto
+    JsonPtr stats = daemon_stats(r, !short_form);
     if (!stats) {
         if (!globals().launchers.empty())
             ap_rputs(short_form ? "PVLaunchDaemon: unavailable\n"

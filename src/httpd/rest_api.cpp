@@ -18,6 +18,7 @@
 #include "../core/json.h"
 #include "../core/launch_format.h"
 #include "../core/launch_plan.h"
+#include "../core/log.h"
 #include "../core/protocol.h"
 #include "../core/template.h"
 #include "../core/url.h"
@@ -32,6 +33,7 @@
 #include <http_request.h>
 
 #include <cstring>
+#include <poll.h>
 #include <set>
 
 APLOG_USE_MODULE(pvlaunch);
@@ -121,6 +123,56 @@ int form_payload(request_rec *r, int launcher, const std::string &app, const std
     return OK;
 }
 
+// The client closed its connection while its launch was answered: it
+// will never learn the session's id, so nobody could use or stop the
+// session. The daemon's answer and the client's going away can cross (the
+// daemon_call watch sees one or the other first); this is the other half.
+// Only before the answer is sent: a client may close once it has read it.
+bool client_hung_up(request_rec *r) {
+    const int cfd = client_socket(r);
+    if (cfd < 0)
+        return false;
+    struct pollfd p = {cfd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+// The client reset the connection: it closed it with the answer unread (or
+// before the answer reached it). A client that read the answer and closed
+// shows a plain end of stream, never this.
+bool client_reset(request_rec *r) {
+    const int cfd = client_socket(r);
+    if (cfd < 0)
+        return false;
+    struct pollfd p = {cfd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
+}
+
+int abandoned(request_rec *r, int launcher, const std::string &answer) {
+    JsonPtr j(json_loadb(answer.data(), answer.size(), 0, nullptr));
+    const char *id = json_string_value(json_object_get(j.get(), "id"));
+    const char *app = json_string_value(json_object_get(j.get(), "application"));
+    r->connection->keepalive = AP_CONN_CLOSE;
+    if (!id)
+        return DONE;
+    ControlRequest req;
+    req.op = Op::del;
+    req.launcher = launcher;
+    req.id = id;
+    ask_as(r, &req, false);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "PVL00507: %s",
+                  audit_line("launch abandoned: the client went away before its answer; "
+                             "stopping the session",
+                             id, app ? app : "", req.user, req.client)
+                      .c_str());
+    int status = 0;
+    std::string gone;
+    daemon_call(r, encode_request(req),
+                30000 + static_cast<int>(globals().settings.stop_grace * 1000), false, &status,
+                &gone);
+    r->connection->aborted = 1;
+    return DONE;
+}
+
 int create_session(request_rec *r, int launcher, const std::string &base) {
     const ServerConf *sc = server_conf(r->server);
     if (sc->maintenance == 1)
@@ -182,7 +234,12 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     req.launcher = launcher;
     req.payload = std::move(payload);
     req.base = base;
-    req.user = r->user ? r->user : "";
+    ask_as(r, &req, false);
+    if (req.user.size() > SharedTable::max_owner)
+        return send_error(r, HTTP_BAD_REQUEST,
+                          "the authenticated user name is longer than " +
+                              std::to_string(SharedTable::max_owner) +
+                              " bytes: it cannot own a session");
     req.async = async;
     req.form = form_app != nullptr;
     req.notify = notify ? notify_url.normalized : "";
@@ -195,6 +252,25 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
     int status = 0;
     std::string answer;
     CallResult res = daemon_call(r, encode_request(req), timeout_ms, !async, &status, &answer);
+    if (res == CallResult::ok && !async && status == HTTP_OK) {
+        if (client_hung_up(r))
+            return abandoned(r, launcher, answer);
+        // Sent now, so that a client that had gone meanwhile shows: its
+        // kernel resets the connection when the answer reaches it.
+        const int rc = relay_resource(r, res, status, answer);
+        ap_rflush(r);
+        if (r->connection->aborted || client_reset(r))
+            abandoned(r, launcher, answer);
+        return rc;
+    }
+    if (res == CallResult::ok && status == HTTP_TOO_MANY_REQUESTS) {
+        // PVLaunchMaxStarting: the daemon says when to come back.
+        JsonPtr j(json_loads(answer.c_str(), 0, nullptr));
+        json_t *after = json_object_get(j.get(), "retryAfter");
+        if (json_is_integer(after))
+            apr_table_set(r->headers_out, "Retry-After",
+                          std::to_string(json_integer_value(after)).c_str());
+    }
     if (res == CallResult::ok && async && status == HTTP_ACCEPTED) {
         JsonPtr j(json_loads(answer.c_str(), 0, nullptr));
         const char *id =
@@ -219,22 +295,17 @@ bool secret_on_get(request_rec *r) {
     return server_conf(r->server)->secret_on_get != 0;
 }
 
-std::string without_secret(const std::string &body) {
-    JsonPtr j(json_loadb(body.data(), body.size(), 0, nullptr));
-    if (!json_is_object(j.get()))
-        return body;
-    json_object_del(j.get(), "secret");
-    json_object_del(json_object_get(j.get(), "launch"), "secret");
-    return json_to_string(j.get());
-}
-
 int session_op(request_rec *r, int launcher, Op op, const std::string &id) {
-    const std::string req = encode_request(op, launcher, id);
+    ControlRequest req;
+    req.op = op;
+    req.launcher = launcher;
+    req.id = id;
+    ask_as(r, &req);
     int status = 0;
     std::string answer;
-    CallResult res =
-        daemon_call(r, req, 30000 + static_cast<int>(globals().settings.stop_grace * 1000), false,
-                    &status, &answer);
+    CallResult res = daemon_call(r, encode_request(req),
+                                 30000 + static_cast<int>(globals().settings.stop_grace * 1000),
+                                 false, &status, &answer);
     if (op == Op::get && !secret_on_get(r))
         answer = without_secret(answer);
     return relay_resource(r, res, status, answer);
@@ -253,6 +324,12 @@ int admin_op(request_rec *r, int launcher) {
                               "administration (GET, PUT) needs an administrator authenticated "
                               "by Apache: configure authentication for this location");
     }
+    // With PVLaunchAdmin, it decides; without, the location's Require does.
+    const bool admin = is_admin(r);
+    if (admin_configured(r) && !admin)
+        return send_error(r, HTTP_FORBIDDEN,
+                          std::string("the launch queue administration (") + r->method +
+                              ") is for administrators (PVLaunchAdmin)");
     int status = 0;
     std::string answer;
     CallResult res;
@@ -260,7 +337,12 @@ int admin_op(request_rec *r, int launcher) {
         if (negotiate_media_type(apr_table_get(r->headers_in, "Accept")) == MediaType::none)
             return send_error(r, HTTP_NOT_ACCEPTABLE,
                               "the queue is available as application/json or application/xml");
-        res = daemon_call(r, encode_request(Op::list, launcher), 30000, false, &status, &answer);
+        ControlRequest list;
+        list.op = Op::list;
+        list.launcher = launcher;
+        ask_as(r, &list, false);
+        list.admin = admin;
+        res = daemon_call(r, encode_request(list), 30000, false, &status, &answer);
         return relay_resource(r, res, status, answer);
     }
     Fields query;
@@ -270,6 +352,8 @@ int admin_op(request_rec *r, int launcher) {
     ControlRequest req;
     req.op = Op::reorder;
     req.launcher = launcher;
+    ask_as(r, &req, false);
+    req.admin = admin;
     bool has_direction = false;
     for (const auto &kv : query) {
         if (kv.first == "id") {
@@ -330,10 +414,16 @@ int rest_handler(request_rec *r) {
     if (!valid_session_id(id))
         return send_error(r, HTTP_NOT_FOUND, "no session with such an id");
     if (r->method_number == M_GET) {
-        std::string body;
-        switch (globals().table.body(id.data(), id.size(), launcher, &body)) {
+        std::string body, owner;
+        switch (globals().table.body(id.data(), id.size(), launcher, &body, &owner)) {
         case SharedTable::Lookup::found:
-            return send_json(r, HTTP_OK, secret_on_get(r) ? body : without_secret(body));
+            if (owns(r, owner))
+                return send_json(r, HTTP_OK, secret_on_get(r) ? body : without_secret(body));
+            if (is_admin(r))
+                return send_json(r, HTTP_OK, without_secret(body));
+            audit_refusal(r, "GET", id, owner);
+            return send_error(r, HTTP_NOT_FOUND,
+                              "no session with id " + id + " (it has ended, or the id is wrong)");
         case SharedTable::Lookup::absent:
             // A queued or ended launch lives in the daemon only.
             if (!globals().table.has_elsewhere())

@@ -26,9 +26,10 @@ char *rewrite_map_lookup(request_rec *r, char *key) {
     // websocket connect. Valid ids are at most 64 characters.
     char id[64];
     canonical_session_id(key, len, id);
-    std::string route;
-    switch (globals().table.route(id, len, &route)) {
+    std::string route, owner;
+    switch (globals().table.route(id, len, &route, &owner)) {
     case SharedTable::Lookup::found:
+        note_route_owner(r, id, len, owner);
         return apr_pstrmemdup(r->pool, route.data(), route.size());
     case SharedTable::Lookup::absent:
         return nullptr;
@@ -40,6 +41,12 @@ char *rewrite_map_lookup(request_rec *r, char *key) {
     std::string answer;
     if (daemon_call(r, req, 5000, false, &status, &answer) != CallResult::ok || status != 200)
         return nullptr;
+    // "host:port", then the owner on a line of its own.
+    const size_t nl = answer.find('\n');
+    if (nl != std::string::npos) {
+        note_route_owner(r, id, len, answer.substr(nl + 1));
+        answer.resize(nl);
+    }
     return apr_pstrmemdup(r->pool, answer.data(), answer.size());
 }
 

@@ -1,5 +1,6 @@
 """Process supervision: apps are unprivileged, isolated, reaped at once
 when they die, killed with their whole group, and gone after a stop."""
+import json
 import os
 import re
 import signal
@@ -43,7 +44,9 @@ def test_app_isolation(server):
     uid = int(re.search(r"Uid:\s+(\d+)", st).group(1))
     if os.geteuid() == 0:
         import pwd
-        assert uid == pwd.getpwnam("www-data").pw_uid
+        # A user of their own, never Apache's User (which could signal
+        # Apache's processes).
+        assert uid == pwd.getpwnam("pvlaunch").pw_uid != pwd.getpwnam("www-data").pw_uid
         groups = re.search(r"Groups:\s*(.*)", st).group(1).split()
         assert "0" not in groups
     assert uid != 0
@@ -121,6 +124,68 @@ def test_client_gone_during_launch_abandons_it(event_server):
     assert "abandoned" in a.read_log()
 
 
+def test_client_gone_near_readiness_leaves_no_orphan(event_server):
+    """The issue's attack: POSTs whose clients hang up around the moment the
+    session becomes ready. A client that read its answer knows the id and
+    stops the session itself; a session whose answer found its client gone
+    is stopped by the launcher. Nothing else may stay routed."""
+    import select
+    import socket
+    a = event_server(apps=mode_apps, count=60)
+    body = b'{"application": "demo"}'
+    # How long a launch of this app takes here, to hang up around it.
+    times = []
+    for _ in range(3):
+        t0 = time.time()
+        status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+        times.append(time.time() - t0)
+        assert status == 200 and a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+    typical = sorted(times)[1]
+    known = []
+    trace = []
+    for i in range(50):
+        s = socket.create_connection(("127.0.0.1", a.port))
+        s.sendall(b"POST /paraview HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+                  % (len(body), body))
+        # From well before to just after the usual answer.
+        hang_up_at = time.time() + typical * (0.75 + 0.012 * i)
+        got = b""
+        while time.time() < hang_up_at:
+            ready, _, _ = select.select([s], [], [], max(0.0, hang_up_at - time.time()))
+            if ready:
+                got += s.recv(65536)
+                if b"\r\n\r\n" in got and got.rstrip().endswith(b"}"):
+                    break
+        # What arrived by now is read: an answer that reached this socket
+        # before it closes was delivered (the client knows the id).
+        s.setblocking(False)
+        try:
+            while not (b"\r\n\r\n" in got and got.rstrip().endswith(b"}")):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except BlockingIOError:
+            pass
+        s.close()
+        trace.append((i, round(time.time() - hang_up_at, 4), len(got)))
+        if got:
+            known.append(json.loads(got.split(b"\r\n\r\n", 1)[1])["id"])
+    for sid in known:
+        assert a.json("DELETE", "/paraview/" + sid)[0] == 200
+    map_file = os.path.join(a.tmp, "proxy.txt")
+
+    def routed():
+        with open(map_file) as f:
+            return f.read()
+    left = wait_until(lambda: routed() == "", timeout=10) or routed().split()
+    # (hang-up attempt, seconds past its time, bytes of answer read)
+    assert left is True, (left, trace, [line for line in a.read_log().splitlines()
+                                        if left[0] in line])
+    assert wait_until(lambda: [p for p in procs_mentioning(a.tmp)
+                               if "fake_wslink_app" in p[2]] == [], timeout=10)
+
+
 def test_graceful_restart_leaves_a_working_launcher(server):
     a = server(apps=mode_apps)
     assert a.json("POST", "/paraview", {"application": "demo"})[0] == 200
@@ -187,3 +252,34 @@ def test_stop_with_a_stuck_daemon_leaves_nothing(server):
     assert "PVL00219" in a.read_log()
     assert wait_until(lambda: procs_mentioning(a.tmp) == [], timeout=5), procs_mentioning(a.tmp)
     assert not os.path.exists(os.path.join(a.tmp, "run", "pvlaunch.state"))
+
+
+def test_apache_user_for_apps_only_when_said(event_server):
+    """Apps as Apache's User only with PVLaunchUser saying so (a notice), and
+    a missing pvlaunch user stops Apache rather than fall back to it."""
+    import pwd
+    import subprocess
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("only a root Apache switches users")
+    a = event_server(extra_conf="PVLaunchUser www-data")
+    status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
+    assert status == 200
+    with open("/proc/%d/status" % app_pid(a, obj["id"])) as f:
+        uid = int(re.search(r"Uid:\s+(\d+)", f.read()).group(1))
+    assert uid == pwd.getpwnam("www-data").pw_uid
+    assert "PVL00227" in a.read_log()
+    assert a.json("DELETE", "/paraview/" + obj["id"])[0] == 200
+
+    # The same machine without the pvlaunch user (a private /etc/passwd).
+    b = event_server(start=False, allowed_log=["PVL00226"])
+    passwd = os.path.join(b.tmp, "passwd")
+    with open("/etc/passwd") as src, open(passwd, "w") as dst:
+        dst.writelines(line for line in src if not line.startswith("pvlaunch:"))
+    out = subprocess.run(["unshare", "-m", "sh", "-c",
+                          'mount --bind "$0" /etc/passwd && exec "$1" -f "$2" -DFOREGROUND',
+                          passwd, H.APACHE, b.conf],
+                         capture_output=True, text=True, timeout=30, env=H.apache_env())
+    assert out.returncode != 0
+    log = b.read_log()
+    assert "PVL00226" in log and "adduser --system" in log and "PVLaunchUser www-data" in log, log

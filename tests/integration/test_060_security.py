@@ -53,10 +53,10 @@ def test_control_socket_refuses_other_users(event_server):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another local user needs root")
 def test_apps_cannot_drive_the_daemon(event_server):
-    """Apps run as Apache's User by default: that uid alone does not open
-    the control socket; the peer must be one of Apache's children. An app
-    (any process of that user outside Apache) can neither list the
-    sessions, read a secret nor stop one."""
+    """A process of Apache's User outside Apache (an app run with
+    PVLaunchUser www-data, a CGI script) does not open the control socket
+    with that uid alone: the peer must be one of Apache's children. It can
+    neither list the sessions, read a secret nor stop one."""
     a = event_server(allowed_log=["PVL00040"])
     status, obj, _ = a.json("POST", "/paraview", {"application": "demo"})
     assert status == 200

@@ -17,6 +17,7 @@ import glob
 import grp
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -359,6 +360,10 @@ def install_serve_purge(deb, env, before, tmp):
 
     status, obj, _ = client.json("POST", "/paraview", {"application": "demo"})
     assert status == 200, obj
+    # The app runs as the user the package created, not as Apache's User.
+    apps = [p for p in procs_mentioning(tmp) if "fake_wslink_app" in p[2]]
+    assert apps, procs_mentioning(tmp)
+    assert os.stat("/proc/%d" % apps[0][0]).st_uid == pwd.getpwnam("pvlaunch").pw_uid
     url = "ws://127.0.0.1:%d/proxy?sessionId=%s" % (port, obj["id"])
     assert obj["sessionURL"] == url
     assert "result" in wslink_client.hello(url, obj["secret"])  # rewrite + proxy_wstunnel

@@ -240,8 +240,9 @@ def test_admin_page_over_http(server):
     port = a.launcher["resources"][0]["port_range"][0]
     assert srow["id"] == run_id and srow["state"] == "running"
     assert srow["cells"][0] == run_id and srow["cells"][2] == "demo"
-    assert re.fullmatch(r"\d+s|\d+m \d+s", srow["cells"][3]), srow
-    assert srow["cells"][4] == "127.0.0.1:%d" % port
+    assert srow["cells"][3] == "\u2014"  # no owner: launched without authentication
+    assert re.fullmatch(r"\d+s|\d+m \d+s", srow["cells"][4]), srow
+    assert srow["cells"][5] == "127.0.0.1:%d" % port
     assert [r["id"] for r in p.rows["queue"]] == [w1, w2]
     assert [r["cells"][0] for r in p.rows["queue"]] == ["1", "2"]
     assert [r["cells"][2] for r in p.rows["queue"]] == ["demo", TRICKY_APP]

@@ -7,9 +7,9 @@ from test_080_queue import ADMIN, ADMIN_PW, USER, USER_PW, auth_conf, basic
 
 
 def users_conf(tmp):
-    """Everyone must log in (auth_conf's users and groups), as on a
-    multi-user site."""
-    conf = auth_conf(tmp)
+    """Everyone must log in (auth_conf's users and groups), for the API and
+    the websocket route, as on a multi-user site."""
+    conf = auth_conf(tmp).replace("<Location /paraview>", "<Location />")
     start = conf.index("<If ")
     return conf[:start] + "Require valid-user\n</Location>"
 
@@ -19,8 +19,9 @@ def tagged_apps(tmp):
                      "ready_line": "Starting factory"}}
 
 
-def session_tag(a, obj):
-    reply = wslink_client.call(ws_url(a, obj["id"]), obj["secret"], "demo.echo", ["x"])
+def session_tag(a, obj, headers=None):
+    reply = wslink_client.call(ws_url(a, obj["id"]), obj["secret"], "demo.echo", ["x"],
+                               headers=headers)
     return reply["result"]["session"]
 
 
@@ -32,7 +33,7 @@ def test_user_is_the_authenticated_user_never_the_payload(server):
         status, obj, _ = a.json("POST", "/paraview", {"application": "demo", "user": "mallory"},
                                 headers=basic(who, pw))
         assert status == 200, obj
-        assert session_tag(a, obj) == "u=" + who
+        assert session_tag(a, obj, basic(who, pw)) == "u=" + who
         assert a.json("DELETE", "/paraview/" + obj["id"], headers=basic(who, pw))[0] == 200
 
 
