@@ -55,8 +55,10 @@ def start(count, extra_conf=""):
     return a.start()
 
 
-def wrk(a, path, seconds=WRK_SECONDS):
+def wrk(a, path, seconds=WRK_SECONDS, headers=()):
     cmd = ["wrk", "-t2", "-c32", "-d%ds" % seconds, "http://127.0.0.1:%d%s" % (a.port, path)]
+    for h in headers:
+        cmd += ["-H", h]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
@@ -275,11 +277,11 @@ def H_shared_bytes(ports):
                               check=True).stdout)
 
 
-def handshake(port, path, host="127.0.0.1"):
+def handshake(port, path, host="127.0.0.1", extra=""):
     s = socket.create_connection((host, port))
     s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-               % path).encode())
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
+               % (path, extra)).encode())
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = s.recv(4096)
@@ -313,6 +315,88 @@ def bench_websocket(n=1000):
             "report", True, "%d sequential upgrade handshakes through Apache vs to the app, %d "
             "rounds interleaved" % (per_round * ROUNDS, ROUNDS))
         delete(conn, obj["id"])
+    finally:
+        a.stop()
+
+
+OWNER_CONF = """
+<Location />
+  AuthType Basic
+  AuthName bench
+  AuthBasicProvider file
+  AuthUserFile %(tmp)s/htpasswd
+  Require valid-user
+</Location>
+<Location /open>
+  SetHandler pvlaunch
+  Require all granted
+</Location>
+""" + ROUTE_CONF
+
+
+def bench_owners(n=1000):
+    """The owner check on the route (int:pvsession notes the owner, a fixup
+    compares it with the authenticated user): a session launched by an
+    authenticated user against one launched anonymously, both reached by
+    the same authenticated client, so that only the check differs."""
+    import base64
+    tmp = H.new_tmpdir("pvl-bench-")
+    import shutil
+    shutil.copy(READY_APP, os.path.join(tmp, "ready_app"))
+    # SHA-1 entries: a bcrypt check per request would be all that is measured.
+    subprocess.run(["htpasswd", "-cbs", os.path.join(tmp, "htpasswd"), "alice", "pw"],
+                   check=True, capture_output=True)
+    open(os.path.join(tmp, "route.txt"), "w").close()
+    port = H.free_port()
+    a = H.Apache(tmp, mpm="event", launcher=launcher(tmp, port, H.free_port_range(10), 10),
+                 port=port, extra_conf=OWNER_CONF % {"tmp": tmp}, loglevel="warn",
+                 mpm_conf=MPM_CONF).start()
+    auth = "Authorization: Basic " + base64.b64encode(b"alice:pw").decode()
+    try:
+        def launch(path, app):
+            conn = http.client.HTTPConnection("127.0.0.1", a.port)
+            conn.request("POST", path, body=json.dumps({"application": app}),
+                         headers={"Authorization": auth.split(": ", 1)[1]})
+            resp = conn.getresponse()
+            obj = json.loads(resp.read())
+            assert resp.status == 200, obj
+            return obj
+        owned, anon = launch("/paraview", "ready"), launch("/open", "ready")
+        with open(os.path.join(tmp, "htdocs", "session.json"), "w") as f:
+            f.write("{}")
+        mine, nobodys = interleaved(lambda: wrk(a, "/int?id=" + owned["id"], headers=[auth]),
+                                    lambda: wrk(a, "/int?id=" + anon["id"], headers=[auth]))
+        row("routing with owner check", "%.0f req/s" % statistics.median(mine),
+            "%.0f req/s (no owner)" % statistics.median(nobodys),
+            spread(ratios(mine, nobodys), "%.2f"), ">= 0.95",
+            statistics.median(ratios(mine, nobodys)) >= 0.95,
+            "wrk, Basic auth (SHA-1), ${pvsession:id} of a session launched by the user vs of "
+            "an anonymous one, %d rounds interleaved" % ROUNDS)
+        ws_owned, ws_anon = launch("/paraview", "ws"), launch("/open", "ws")
+        per_round = max(1, n // ROUNDS)
+
+        def rate(sid):
+            path = "/proxy?sessionId=" + sid
+            for _ in range(20):
+                assert handshake(a.port, path, extra=auth + "\r\n")
+            t = time.perf_counter()
+            for _ in range(per_round):
+                assert handshake(a.port, path, extra=auth + "\r\n")
+            return per_round / (time.perf_counter() - t)
+        mine, nobodys = interleaved(lambda: rate(ws_owned["id"]), lambda: rate(ws_anon["id"]))
+        row("websocket connect, owner check", "%.0f /s" % statistics.median(mine),
+            "%.0f /s (no owner)" % statistics.median(nobodys),
+            spread(ratios(mine, nobodys), "%.2f"), ">= 0.95",
+            statistics.median(ratios(mine, nobodys)) >= 0.95,
+            "%d sequential authenticated upgrade handshakes through Apache to a session of "
+            "the user vs an anonymous one, %d rounds interleaved" % (per_round * ROUNDS, ROUNDS))
+        conn = http.client.HTTPConnection("127.0.0.1", a.port)
+        for obj in (owned, anon, ws_owned, ws_anon):
+            conn.request("DELETE", "/paraview/" + obj["id"], headers={"Authorization":
+                                                                      auth.split(": ", 1)[1]})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200, resp.status
     finally:
         a.stop()
 
@@ -463,7 +547,7 @@ def main():
     only = sys.argv[1:]
     steps = [("launch", bench_launch), ("throughput", bench_throughput_and_scale),
              ("websocket", bench_websocket), ("burst", bench_burst),
-             ("streams", bench_stream_flood)]
+             ("streams", bench_stream_flood), ("owners", bench_owners)]
     for name, fn in steps:
         if not only or name in only:
             fn()
