@@ -63,14 +63,20 @@ def launch(a, who, body=None, headers=None):
     return a.json("POST", "/paraview", body or {"application": "demo"}, headers=h)
 
 
+def launched(a, who, body=None):
+    """A session of `who`: the POST's answer, which must be 200."""
+    status, obj, _ = launch(a, who, body)
+    assert status == 200, obj
+    return obj
+
+
 def audit_lines(a, number):
     return [line for line in a.read_log().splitlines() if number in line]
 
 
 def test_only_the_owner_reaches_a_session(server):
     a = users_server(server)
-    status, mine, _ = launch(a, ALICE)
-    assert status == 200, mine
+    mine = launched(a, ALICE)
     sid = mine["id"]
     # The owner reads it back (from the shared table) with its secret.
     status, got, _ = a.json("GET", "/paraview/" + sid, headers=basic(ALICE))
@@ -96,8 +102,7 @@ def test_only_the_owner_reaches_a_session(server):
 
 def test_administrators_see_and_stop_everything_but_never_the_secret(server):
     a = users_server(server)
-    status, mine, _ = launch(a, ALICE)
-    assert status == 200, mine
+    mine = launched(a, ALICE)
     sid = mine["id"]
     status, seen, _ = a.json("GET", "/paraview/" + sid, headers=basic(ROOT))
     assert status == 200 and seen["id"] == sid, seen
@@ -133,8 +138,7 @@ def test_administrators_see_and_stop_everything_but_never_the_secret(server):
 
 def test_the_websocket_route_refuses_other_users(server):
     a = users_server(server)
-    status, mine, _ = launch(a, ALICE)
-    assert status == 200, mine
+    mine = launched(a, ALICE)
     url = ws_url(a, mine["id"])
     # The owner's client connects and talks to the app.
     assert wslink_client.hello(url, mine["secret"], headers=basic(ALICE))["result"]
@@ -155,8 +159,7 @@ def test_route_without_authentication_is_refused_for_owned_sessions(event_server
     a = event_server(start=False, allowed_log=("PVL00225",))
     a.write_conf(site_conf(a.tmp, "<Location /proxy>\n  Require all granted\n</Location>"))
     a.start()
-    status, mine, _ = launch(a, ALICE)
-    assert status == 200, mine
+    mine = launched(a, ALICE)
     assert wslink_client.connect_status(ws_url(a, mine["id"])) == 404
     assert "PVL00225" in a.read_log()
     assert a.json("DELETE", "/paraview/" + mine["id"], headers=basic(ALICE))[0] == 200
@@ -164,8 +167,7 @@ def test_route_without_authentication_is_refused_for_owned_sessions(event_server
 
 def test_sessions_keep_their_owner_across_a_restart(event_server):
     a = users_server(event_server)
-    status, mine, _ = launch(a, ALICE)
-    assert status == 200, mine
+    mine = launched(a, ALICE)
     assert a.signal("graceful").returncode == 0
     assert wait_until(lambda: "resuming normal operations" in a.read_log().split(
         "SIGUSR1")[-1], timeout=15)
