@@ -23,13 +23,12 @@ struct SharedTable::Slot {
     uint32_t port_index;
     uint32_t body_len; // UINT32_MAX: not stored, ask the daemon
     char route[max_route + 1];
-    char owner[max_owner + 1];
 };
 
 namespace {
 
 constexpr char magic[8] = {'p', 'v', 'l', 't', 'a', 'b', 'l', 'e'};
-constexpr uint32_t version = 3; // 3: slots hold the owner
+constexpr uint32_t version = 4; // 4: an owner block per port
 constexpr uint32_t not_stored = UINT32_MAX;
 constexpr int max_read_attempts = 1000;
 
@@ -43,9 +42,13 @@ uint32_t capacity_for(uint32_t ports) {
 
 } // namespace
 
+// Owners live beside the bodies, one block per port, not in the slots:
+// probing for an id (every route lookup) stays within small slots.
+constexpr size_t owner_block = SharedTable::max_owner + 1;
+
 size_t SharedTable::bytes_needed(uint32_t ports, uint32_t body_size) {
     return align64(sizeof(Header)) + align64(sizeof(Slot) * capacity_for(ports)) +
-           static_cast<size_t>(ports) * body_size;
+           static_cast<size_t>(ports) * (body_size + owner_block);
 }
 
 bool SharedTable::format(void *mem, size_t len, uint32_t ports, uint32_t body_size) {
@@ -71,6 +74,7 @@ bool SharedTable::attach(void *mem, size_t len) {
     header_ = h;
     slots_ = reinterpret_cast<Slot *>(static_cast<char *>(mem) + align64(sizeof(Header)));
     bodies_ = reinterpret_cast<char *>(slots_) + align64(sizeof(Slot) * h->capacity);
+    owners_ = bodies_ + static_cast<size_t>(h->ports) * h->body_size;
     return true;
 }
 
@@ -132,7 +136,9 @@ bool SharedTable::put(const std::string &id, int launcher, const std::string &ro
     std::memset(&s, 0, sizeof s);
     std::memcpy(s.id, id.data(), id.size());
     std::memcpy(s.route, route.data(), route.size());
-    std::memcpy(s.owner, owner.data(), owner.size());
+    char *owner_at = owners_ + static_cast<size_t>(port_index) * owner_block;
+    std::memset(owner_at, 0, owner_block);
+    std::memcpy(owner_at, owner.data(), owner.size());
     s.launcher = static_cast<int16_t>(launcher);
     s.port_index = port_index;
     if (store_body && body.size() <= header_->body_size) {
@@ -203,12 +209,23 @@ SharedTable::Lookup SharedTable::read(const char *id, size_t len, F &&copy) cons
     return Lookup::body_elsewhere; // the writer is busy: let the daemon answer
 }
 
+void SharedTable::read_owner(const Slot &s, std::string *owner) const {
+    // A torn port index (a racing writer) is bounded here; the sequence
+    // check then discards the read.
+    if (s.port_index >= header_->ports) {
+        owner->clear();
+        return;
+    }
+    const char *at = owners_ + static_cast<size_t>(s.port_index) * owner_block;
+    owner->assign(at, strnlen(at, max_owner));
+}
+
 SharedTable::Lookup SharedTable::route(const char *id, size_t len, std::string *route,
                                        std::string *owner) const {
     return read(id, len, [&](const Slot &s) {
         route->assign(s.route, strnlen(s.route, max_route));
         if (owner)
-            owner->assign(s.owner, strnlen(s.owner, max_owner));
+            read_owner(s, owner);
         return Lookup::found;
     });
 }
@@ -219,7 +236,7 @@ SharedTable::Lookup SharedTable::body(const char *id, size_t len, int launcher, 
         if (s.launcher != launcher)
             return Lookup::absent;
         if (owner)
-            owner->assign(s.owner, strnlen(s.owner, max_owner));
+            read_owner(s, owner);
         // A racing writer can show torn values: bound them before use (the
         // sequence check then discards this read).
         uint32_t n = s.body_len;

@@ -4,7 +4,8 @@
 //
 // Layout: a header, an open-addressing hash table of slots keyed by session
 // id, then one body block per port of the pool (a live session holds exactly
-// one port, so its port index names its block). One sequence counter guards
+// one port, so its port index names its block), then one owner block per
+// port. One sequence counter guards
 // the whole mapping (a seqlock): the writer makes it odd while it changes
 // anything, readers retry when it moved under them. Writes are rare (a
 // launch, a stop), reads are every GET and every websocket connect.
@@ -77,10 +78,12 @@ class SharedTable {
     void begin_write();
     void end_write();
     template <class F> Lookup read(const char *id, size_t len, F &&copy) const;
+    void read_owner(const Slot &s, std::string *owner) const;
 
     Header *header_ = nullptr;
     Slot *slots_ = nullptr;
     char *bodies_ = nullptr;
+    char *owners_ = nullptr;
 };
 
 } // namespace pvl
