@@ -122,7 +122,8 @@ test-asan:
 	PVL_SANITIZER_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
 	PVL_SANITIZER_LOG_DIR=$(ASAN_REPORTS) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
-			--ignore=tests/integration/test_100_packaging.py
+			--ignore=tests/integration/test_100_packaging.py \
+			--ignore=tests/integration/test_170_slurm.py
 	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then \
 		echo "sanitizer reports in $(ASAN_REPORTS):"; ls $(ASAN_REPORTS); exit 1; fi
 

@@ -4,7 +4,7 @@
 set -eu
 build="g++ make apache2-dev libjansson-dev libre2-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev libsystemd-dev"
 run="apache2 apache2-utils curl python3 python3-msgpack python3-websockets"
-test="clang-format libcmocka-dev python3-pytest python3-prometheus-client valgrind clang libclang-rt-14-dev"
+test="clang-format libcmocka-dev python3-pytest python3-prometheus-client valgrind clang libclang-rt-14-dev slurmctld slurmd slurm-client munge"
 bench="wrk"
 deb="build-essential dpkg-dev debhelper"
 rpm="rpm"
