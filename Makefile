@@ -49,6 +49,10 @@ $(BUILD)/notifier_driver: tests/notifier_driver.cpp src/daemon/notifier.cpp src/
 		src/core/url.cpp src/core/json.cpp
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $^ -lcurl -ljansson
 
+# The Slurm batch script on its own, for tests/integration/test_170_slurm.py.
+$(BUILD)/slurm_script_driver: tests/slurm_script_driver.cpp $(CORE_OBJ)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ tests/slurm_script_driver.cpp $(CORE_OBJ) $(CORE_LIBS)
+
 $(UNIT_BIN): $(CORE_OBJ) $(wildcard tests/unit/*.cpp) $(wildcard tests/unit/*.h)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Isrc -o $@ $(wildcard tests/unit/*.cpp) $(CORE_OBJ) \
 		$(CORE_LIBS) -lcmocka
@@ -75,7 +79,8 @@ test: test-plain test-asan
 test-plain:
 	@sh scripts/ensure-deps.sh test
 	$(MAKE) format-check
-	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver $(BUILD)/web/index.html
+	$(MAKE) $(BUILD)/mod_pvlaunch.so $(UNIT_BIN) $(BUILD)/notifier_driver \
+		$(BUILD)/slurm_script_driver $(BUILD)/web/index.html
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--suppressions=tests/unit/valgrind.supp $(UNIT_BIN)
 	$(MAKE) coverage

@@ -21,5 +21,6 @@ int main(void) {
     failures += run_launch_format_tests();
     failures += run_session_machine_tests();
     failures += run_url_tests();
+    failures += run_slurm_tests();
     return failures > 255 ? 255 : failures;
 }

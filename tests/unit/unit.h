@@ -32,6 +32,7 @@ int run_netstat_tests(void);
 int run_launch_format_tests(void);
 int run_session_machine_tests(void);
 int run_url_tests(void);
+int run_slurm_tests(void);
 
 // Fails the current test unless `needle` occurs in `hay`, printing both.
 #define assert_contains(hay, needle)                                                               \
