@@ -15,6 +15,14 @@ namespace pvl {
 //           until the process group has exited.
 enum class SessionState { starting, ready, stopping };
 
+// "starting", "ready", "stopping": the journal's, the API's and mod_status'
+// word for it.
+inline const char *session_state_name(SessionState s) {
+    return s == SessionState::ready      ? "ready"
+           : s == SessionState::starting ? "starting"
+                                         : "stopping";
+}
+
 struct Session {
     std::string id;
     int launcher = 0;

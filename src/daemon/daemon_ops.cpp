@@ -210,10 +210,7 @@ void SessionDaemon::op_watch(Conn &c, int launcher, const ControlRequest &req) {
             now.get(), "queuePosition",
             json_integer(static_cast<json_int_t>(machine_.queue_position(id, launcher))));
     if (s)
-        json_object_set_new(now.get(), "sessionState",
-                            json_string(s->state == SessionState::ready      ? "ready"
-                                        : s->state == SessionState::starting ? "starting"
-                                                                             : "stopping"));
+        json_object_set_new(now.get(), "sessionState", json_string(session_state_name(s->state)));
     watchers_[id].push_back(c.handle);
     stream(c.handle, "state", std::move(now));
     if (l && launch_ended(l->state))
@@ -252,9 +249,7 @@ void SessionDaemon::op_stats(ReplyTo to, bool detail) {
         json_t *list = json_array();
         for (const std::string &id : table.ids()) {
             const Session *s = table.find(id);
-            const char *state = s->state == SessionState::ready      ? "ready"
-                                : s->state == SessionState::starting ? "starting"
-                                                                     : "stopping";
+            const char *state = session_state_name(s->state);
             json_array_append_new(
                 list, json_pack("{s:s#, s:s#, s:s#, s:s}", "id", id.c_str(),
                                 static_cast<int>(std::min<size_t>(id.size(), 8)), "owner",

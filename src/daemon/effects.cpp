@@ -17,6 +17,17 @@ void SessionDaemon::apply(std::vector<Effect> &effects) {
 }
 
 void SessionDaemon::reply(const Effect &e) {
+    const Session *row = e.id.empty() ? nullptr : machine_.table().find(e.id);
+    if (e.number == 200 && row && row->state == SessionState::ready && creator_gone(e.to)) {
+        // The request that launched it went away while the session became
+        // ready (the two crossed): nobody would learn its id.
+        log(LogLevel::info, "PVL00059",
+            "session " + e.id + " is stopped: its launch request went away before its answer");
+        std::vector<Effect> effects;
+        machine_.stop(Clock::now(), e.id, row->launcher, nobody, &effects);
+        apply(effects);
+        return;
+    }
     std::string body;
     switch (e.body) {
     case Effect::Body::error:
@@ -48,17 +59,6 @@ void SessionDaemon::reply(const Effect &e) {
         body = json_to_string(j.get());
         break;
     }
-    }
-    const Session *row = e.id.empty() ? nullptr : machine_.table().find(e.id);
-    if (e.number == 200 && row && row->state == SessionState::ready && creator_gone(e.to)) {
-        // The request that launched it went away while the session became
-        // ready (the two crossed): nobody would learn its id.
-        log(LogLevel::info, "PVL00059",
-            "session " + e.id + " is stopped: its launch request went away before its answer");
-        std::vector<Effect> effects;
-        machine_.stop(Clock::now(), e.id, row->launcher, nobody, &effects);
-        apply(effects);
-        return;
     }
     respond(e.to, e.number, body);
 }

@@ -314,9 +314,7 @@ JsonPtr SessionDaemon::launch_object(Launch &l) {
     JsonPtr session;
     if (s && s->state == SessionState::ready)
         session.reset(json_loads(s->response.c_str(), 0, nullptr));
-    l.set_status("sessionState", s ? (s->state == SessionState::ready      ? "ready"
-                                      : s->state == SessionState::starting ? "starting"
-                                                                           : "stopping")
+    l.set_status("sessionState", s ? session_state_name(s->state)
                                    : (l.state == LaunchState::waiting ? "queued" : "ended"));
     return launch_json(l, session.get(), std::chrono::system_clock::now());
 }

@@ -64,9 +64,7 @@ PersistedSession SessionDaemon::persisted(const Session &s) {
     r.port = s.port;
     r.pid = s.pid;
     r.start_time = s.start_time;
-    r.state = s.state == SessionState::ready      ? "ready"
-              : s.state == SessionState::starting ? "starting"
-                                                  : "stopping";
+    r.state = session_state_name(s.state);
     r.response = s.response;
     return r;
 }

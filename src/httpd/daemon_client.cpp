@@ -82,8 +82,25 @@ int daemon_open(request_rec *r, const std::string &request) {
 
 namespace {
 
-// What the daemon has already sent, without waiting: true with *status and
-// *body set if `in` plus that holds a whole answer.
+enum class Answer { partial, whole, bad };
+
+// Whether `in` holds a whole framed answer ("<status> <length>\n" + body);
+// then *status and *body are set.
+Answer framed_answer(const std::string &in, int *status, std::string *body) {
+    const size_t header_end = in.find('\n');
+    if (header_end == std::string::npos)
+        return Answer::partial;
+    size_t length = 0;
+    if (!parse_response_header(in.substr(0, header_end + 1).c_str(), status, &length))
+        return Answer::bad;
+    if (in.size() - header_end - 1 < length)
+        return Answer::partial;
+    body->assign(in, header_end + 1, length);
+    return Answer::whole;
+}
+
+// What the daemon has already sent, without waiting: true if, with `in`,
+// it makes a whole answer.
 bool read_ready_answer(int fd, std::string *in, int *status, std::string *body) {
     char buf[16384];
     for (;;) {
@@ -94,14 +111,7 @@ bool read_ready_answer(int fd, std::string *in, int *status, std::string *body) 
             break;
         in->append(buf, static_cast<size_t>(got));
     }
-    const size_t header_end = in->find('\n');
-    size_t length = 0;
-    if (header_end == std::string::npos ||
-        !parse_response_header(in->substr(0, header_end + 1).c_str(), status, &length) ||
-        in->size() - header_end - 1 < length)
-        return false;
-    body->assign(*in, header_end + 1, length);
-    return true;
+    return framed_answer(*in, status, body) == Answer::whole;
 }
 
 } // namespace
@@ -114,7 +124,6 @@ CallResult daemon_call(request_rec *r, const std::string &request, int timeout_m
     const int cfd = watch_client ? client_socket(r) : -1;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     std::string in;
-    size_t header_end = std::string::npos, length = 0;
     for (;;) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now())
@@ -146,15 +155,10 @@ CallResult daemon_call(request_rec *r, const std::string &request, int timeout_m
         if (got <= 0)
             break;
         in.append(buf, static_cast<size_t>(got));
-        if (header_end == std::string::npos) {
-            header_end = in.find('\n');
-            if (header_end == std::string::npos)
-                continue;
-            if (!parse_response_header(in.substr(0, header_end + 1).c_str(), status, &length))
-                break;
-        }
-        if (in.size() - header_end - 1 >= length) {
-            body->assign(in, header_end + 1, length);
+        const Answer a = framed_answer(in, status, body);
+        if (a == Answer::bad)
+            break;
+        if (a == Answer::whole) {
             close(fd);
             return CallResult::ok;
         }

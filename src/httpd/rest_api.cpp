@@ -128,23 +128,22 @@ int form_payload(request_rec *r, int launcher, const std::string &app, const std
 // session. The daemon's answer and the client's going away can cross (the
 // daemon_call watch sees one or the other first); this is the other half.
 // Only before the answer is sent: a client may close once it has read it.
-bool client_hung_up(request_rec *r) {
+// The client's socket shows one of `seen` now (without waiting).
+bool client_shows(request_rec *r, short seen) {
     const int cfd = client_socket(r);
-    if (cfd < 0)
-        return false;
-    struct pollfd p = {cfd, POLLRDHUP, 0};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    struct pollfd p = {cfd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+    return cfd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & seen);
+}
+
+bool client_hung_up(request_rec *r) {
+    return client_shows(r, POLLRDHUP | POLLHUP | POLLERR);
 }
 
 // The client reset the connection: it closed it with the answer unread (or
 // before the answer reached it). A client that read the answer and closed
-// shows a plain end of stream, never this.
+// shows a plain end of stream (POLLRDHUP only), never this.
 bool client_reset(request_rec *r) {
-    const int cfd = client_socket(r);
-    if (cfd < 0)
-        return false;
-    struct pollfd p = {cfd, POLLIN, 0};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
+    return client_shows(r, POLLERR | POLLHUP);
 }
 
 int abandoned(request_rec *r, int launcher, const std::string &answer) {
