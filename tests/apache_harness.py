@@ -153,8 +153,11 @@ def ensure_app_user():
 
 class Apache:
     def __init__(self, tmp, mpm="event", launcher=None, launcher_text=None, port=None,
-                 extra_conf="", stop_timeout=2, loglevel="info", mpm_conf=None, site=None):
+                 extra_conf="", stop_timeout=2, loglevel="info", mpm_conf=None, site=None,
+                 env=None):
         self.tmp = str(tmp)
+        # On top of the test's environment (e.g. SLURM_CONF for a private cluster).
+        self.extra_env = dict(env or {})
         self.mpm = mpm
         self.port = port or free_port()
         self.conf = os.path.join(self.tmp, "httpd.conf")
@@ -223,14 +226,17 @@ class Apache:
 
     def configtest(self):
         return subprocess.run([APACHE, "-f", self.conf, "-t"], capture_output=True, text=True,
-                              env=apache_env())
+                              env=self.env())
+
+    def env(self):
+        return dict(apache_env(), **self.extra_env)
 
     def start(self, timeout=15, daemon=True):
         """Starts Apache and waits until it listens and (with `daemon`) the
         session daemon's socket exists."""
         self.proc = subprocess.Popen([APACHE, "-f", self.conf, "-DFOREGROUND"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True, env=apache_env())
+                                     start_new_session=True, env=self.env())
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -249,7 +255,7 @@ class Apache:
 
     def signal(self, action):
         return subprocess.run([APACHE, "-f", self.conf, "-k", action],
-                              capture_output=True, text=True, env=apache_env())
+                              capture_output=True, text=True, env=self.env())
 
     def stop(self, timeout=20):
         if not self.proc or self.proc.poll() is not None:

@@ -164,6 +164,9 @@ TaskPlugin=task/none
 # The node may claim more CPUs than the machine has (200 sessions at once).
 SlurmdParameters=config_overrides
 SchedulerType=sched/builtin
+# Pending jobs are tried every second (default 60 s): a test that frees the
+# node sees its pending job start at once.
+SchedulerParameters=sched_interval=1
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2

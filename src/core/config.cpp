@@ -162,6 +162,76 @@ bool get_session_count(Checker &c, json_t *v, const std::string &what, int *out)
     return true;
 }
 
+// "slurm": {"options": ["--partition=viz", ...]}. The options are sbatch's,
+// given to it as arguments (never through a shell); mod_pvlaunch sets the
+// ones it needs itself.
+bool parse_slurm_app(Checker &c, json_t *j, const std::string &where, App *app) {
+    if (!json_is_object(j))
+        return c.fail(where + " must be an object ({\"options\": [...]}), not " + type_name(j));
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v) {
+        const std::string k(key);
+        if (k != "options")
+            return c.fail(where + " has an unknown key \"" + k + "\" (known: options)");
+        if (!get_string_list(c, v, where + " options", &app->slurm_options, false))
+            return false;
+    }
+    for (const std::string &o : app->slurm_options) {
+        // What the launcher must decide itself: where the output goes (it
+        // reads the ready line there), that the job is not held, its
+        // parsable answer.
+        static const char *const ours[] = {"--output",    "-o",      "--error", "-e",
+                                           "--parsable",  "--wrap",  "--hold",  "-H",
+                                           "--open-mode", "--chdir", "-D",      "--array",
+                                           "-a",          "--wait",  "-W",      "--test-only"};
+        if (o.empty() || o[0] != '-')
+            return c.fail(where + " options: \"" + o +
+                          "\" is not an sbatch option (options start with -)");
+        for (const char *name : ours) {
+            const size_t n = std::strlen(name);
+            if (o.compare(0, n, name) == 0 && (o.size() == n || o[n] == '=' || name[1] != '-'))
+                return c.fail(where + " options: " + name +
+                              " is set by mod_pvlaunch (the job's output is where it reads the "
+                              "ready line; the app's dir is its \"dir\")");
+        }
+    }
+    app->slurm = true;
+    return true;
+}
+
+bool parse_slurm_settings(Checker &c, json_t *j, LauncherConfig *cfg) {
+    if (!json_is_object(j))
+        return c.fail(std::string("\"slurm\" must be an object, not ") + type_name(j));
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v) {
+        const std::string k(key);
+        if (k == "host_regex") {
+            if (!get_string(c, v, "slurm.host_regex", &cfg->slurm.host_regex))
+                return false;
+            auto re = std::make_shared<Regex>();
+            std::string error;
+            if (!re->compile(cfg->slurm.host_regex, &error))
+                return c.fail("slurm.host_regex \"" + cfg->slurm.host_regex +
+                              "\" is invalid: " + error);
+            cfg->slurm.host_re = re;
+        } else if (k == "max_jobs") {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100000)
+                return c.fail("slurm.max_jobs must be a whole number between 1 and 100000");
+            cfg->slurm.max_jobs = static_cast<int>(json_integer_value(v));
+        } else if (k == "poll_interval") {
+            if (!json_is_number(v) || json_number_value(v) < 0.1 || json_number_value(v) > 60)
+                return c.fail("slurm.poll_interval must be a number of seconds from 0.1 to 60");
+            cfg->slurm.poll_interval = json_number_value(v);
+        } else {
+            return c.fail("\"slurm\" has an unknown key \"" + k +
+                          "\" (known: host_regex, max_jobs, poll_interval)");
+        }
+    }
+    return true;
+}
+
 bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
                std::vector<std::string> *warnings) {
     std::string where = "application \"" + name + "\"";
@@ -193,6 +263,9 @@ bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
             if (!get_session_count(c, v, where + " max_session_per_user",
                                    &app->max_session_per_user))
                 return false;
+        } else if (k == "slurm") {
+            if (!parse_slurm_app(c, v, where + " slurm", app))
+                return false;
         } else if (k == "env") {
             if (!json_is_object(v))
                 return c.fail(where + " env must be an object of strings, not " + type_name(v));
@@ -208,8 +281,10 @@ bool parse_app(Checker &c, const std::string &name, json_t *j, App *app,
                 app->env.emplace_back(ek, val);
             }
         } else {
-            warnings->push_back(where + " has an unknown key \"" + k +
-                                "\" (known: cmd, dir, env, ready_line, limits); ignored");
+            warnings->push_back(
+                where + " has an unknown key \"" + k +
+                "\" (known: cmd, dir, env, ready_line, limits, max_session_per_user, "
+                "slurm); ignored");
         }
     }
     return true;
@@ -521,6 +596,8 @@ bool parse_launcher_config(const std::string &text, const std::string &file, Lau
             parse_resources(c, v, &cfg);
         } else if (k == "properties") {
             parse_properties(c, v, &cfg);
+        } else if (k == "slurm") {
+            parse_slurm_settings(c, v, &cfg);
         } else if (k == "sessionData") {
             if (!json_is_object(v))
                 c.fail(std::string("\"sessionData\" must be an object, not ") + type_name(v));
@@ -553,8 +630,14 @@ bool parse_launcher_config(const std::string &text, const std::string &file, Lau
     }
     if (c.ok() && cfg.apps.empty())
         c.fail("no application defined (\"apps\" or \"applications\")");
-    if (c.ok() && cfg.resources.empty())
+    // Slurm apps get their host and port from Slurm.
+    if (c.ok() && cfg.resources.empty() && cfg.has_local_apps())
         c.fail("no \"resources\": give at least one {\"host\", \"port_range\"}");
+    for (const auto &kv : cfg.apps)
+        if (c.ok() && kv.second.slurm && kv.second.limits.any())
+            c.fail("application \"" + kv.first +
+                   "\" has both \"slurm\" and \"limits\": a job's limits are sbatch "
+                   "options (--mem, --cpus-per-task, --time)");
     if (c.ok() && cfg.session_url.empty())
         c.fail("no session URL: set configuration.sessionURL (or proxy_url), e.g. "
                "\"ws://${host}/proxy?sessionId=${id}\"");

@@ -46,6 +46,23 @@ struct App {
     std::vector<std::string> ready_lines; // empty: use the launcher's
     AppLimits limits;
     int max_session_per_user = 0; // 0: only the launcher's limit
+    // "slurm": {"options": [...]}: the command runs as a Slurm job, with
+    // these sbatch options (templated like cmd).
+    bool slurm = false;
+    std::vector<std::string> slurm_options;
+};
+
+// The launcher-wide "slurm" object: what applies to all its Slurm apps.
+struct SlurmSettings {
+    // Nodes a session may be routed to (Open OnDemand's host_regex): the
+    // whole node name must match. Empty: any node Slurm placed a job on.
+    std::string host_regex;
+    std::shared_ptr<const Regex> host_re;
+    // Jobs of this launcher at once (running or pending): each takes a
+    // slot of the shared table, as a port of `resources` does.
+    int max_jobs = 256;
+    // Seconds between two squeue calls while jobs run.
+    double poll_interval = 1.0;
 };
 
 struct LauncherConfig {
@@ -68,6 +85,7 @@ struct LauncherConfig {
     JsonPtr session_data; // object, or null
     std::map<std::string, SanitizeRule> sanitize;
     std::vector<Resource> resources;
+    SlurmSettings slurm;
     // Things the operator should hear about that are not errors: notices
     // (keys of a standalone launcher, ignored here) and warnings (unknown
     // keys, which wslink ignores too but may be typos).
@@ -78,6 +96,22 @@ struct LauncherConfig {
     // means the app counts as ready once it has been spawned.
     const std::vector<std::string> &ready_lines_for(const App &app) const {
         return app.ready_lines.empty() ? ready_lines : app.ready_lines;
+    }
+    bool has_slurm_apps() const {
+        for (const auto &kv : apps)
+            if (kv.second.slurm)
+                return true;
+        return false;
+    }
+    // Shared-table blocks its Slurm sessions may take.
+    size_t slurm_slots() const {
+        return has_slurm_apps() ? static_cast<size_t>(slurm.max_jobs) : 0;
+    }
+    bool has_local_apps() const {
+        for (const auto &kv : apps)
+            if (!kv.second.slurm)
+                return true;
+        return false;
     }
 };
 

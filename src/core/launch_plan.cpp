@@ -1,5 +1,7 @@
 #include "launch_plan.h"
 
+#include "slurm.h"
+
 #include "template.h"
 
 #include <algorithm>
@@ -141,12 +143,20 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
     if (client_sent_secret)
         secret = client_secret->second;
 
-    const std::string port_text = std::to_string(vars.port);
+    if (vars.slurm)
+        for (const auto &kv : payload_vars)
+            if (kv.second.find('\x1d') != std::string::npos) {
+                err->status = 400;
+                err->message = "value of \"" + kv.first + "\" holds a control character (0x1d)";
+                return false;
+            }
+    const std::string host_text = vars.slurm ? slurm_host_marker : vars.host;
+    const std::string port_text = vars.slurm ? slurm_port_marker : std::to_string(vars.port);
     VarLookup lookup = [&](const std::string &name, std::string *out) {
         if (name == "id")
             *out = vars.id;
         else if (name == "host")
-            *out = vars.host;
+            *out = host_text;
         else if (name == "port")
             *out = port_text;
         else if (name == "secret" && !secret.empty())
@@ -221,16 +231,70 @@ bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerV
         if (!wanted && !json_object_get(response.get(), name))
             continue;
         if (name[0] == 'h')
-            json_object_set_new(response.get(), "host", json_string(vars.host.c_str()));
+            json_object_set_new(response.get(), "host", json_string(host_text.c_str()));
+        else if (vars.slurm)
+            json_object_set_new(response.get(), "port", json_string(slurm_port_marker));
         else
             json_object_set_new(response.get(), "port", json_integer(vars.port));
     }
+    plan->slurm_options.clear();
+    if (vars.slurm)
+        for (const auto &opt : app.slurm_options) {
+            std::string o = expand(opt);
+            if (o.find('\x1d') != std::string::npos) {
+                err->status = 500;
+                err->message = "the sbatch options of \"" + vars.application +
+                               "\" use ${host} or ${port}, which are known only once the job runs";
+                return false;
+            }
+            plan->slurm_options.push_back(std::move(o));
+        }
 
     plan->application = vars.application;
     plan->ready_lines = cfg.ready_lines_for(app);
     plan->secret = secret;
     plan->response = std::move(response);
     return true;
+}
+
+namespace {
+
+void fill_value(json_t *v, const std::string &host, int port) {
+    const std::string hm = slurm_host_marker, pm = slurm_port_marker;
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *item;
+        json_object_foreach(v, key, item) {
+            if (json_is_string(item) && json_string_value(item) == pm)
+                json_object_set_new(v, key, json_integer(port));
+            else
+                fill_value(item, host, port);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) fill_value(item, host, port);
+    } else if (json_is_string(v)) {
+        std::string s(json_string_value(v), json_string_length(v));
+        if (s.find('\x1d') == std::string::npos)
+            return;
+        const std::string port_text = std::to_string(port);
+        for (const auto &kv : {std::make_pair(hm, host), std::make_pair(pm, port_text)})
+            for (size_t at = s.find(kv.first); at != std::string::npos;
+                 at = s.find(kv.first, at + kv.second.size()))
+                s.replace(at, kv.first.size(), kv.second);
+        json_string_setn(v, s.data(), s.size());
+    }
+}
+
+} // namespace
+
+std::string fill_route(const std::string &response, const std::string &host, int port) {
+    JsonPtr j(json_loadb(response.data(), response.size(), 0, nullptr));
+    if (!json_is_object(j.get()))
+        return std::string();
+    fill_value(j.get(), host, port);
+    return json_to_string(j.get());
 }
 
 } // namespace pvl

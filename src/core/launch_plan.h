@@ -23,6 +23,10 @@ struct ServerVars {
     std::string secret; // generated; a client-sent secret replaces it
     std::string application;
     std::string user; // whom Apache authenticated, "" without authentication
+    // A Slurm app: the node and port are known only once the job runs, so
+    // ${host} and ${port} become core/slurm.h's markers (the batch script
+    // fills them in on the node; fill_route() in the answer).
+    bool slurm = false;
 };
 
 struct LaunchPlan {
@@ -31,8 +35,9 @@ struct LaunchPlan {
     std::string dir;
     std::vector<std::pair<std::string, std::string>> env;
     std::vector<std::string> ready_lines;
-    std::string secret; // empty when the app takes none
-    JsonPtr response;   // the object POST/GET/DELETE answer with
+    std::vector<std::string> slurm_options; // a Slurm app's sbatch options, rendered
+    std::string secret;                     // empty when the app takes none
+    JsonPtr response;                       // the object POST/GET/DELETE answer with
     // Placeholders left as written (Unresolved::keep), each name once.
     std::vector<std::string> unresolved;
 };
@@ -63,5 +68,11 @@ bool sanitize_value(const SanitizeRule &rule, const std::string &key, std::strin
 
 bool plan_launch(const LauncherConfig &cfg, const json_t *payload, const ServerVars &vars,
                  LaunchPlan *plan, LaunchError *err, Unresolved unresolved = Unresolved::keep);
+
+// A Slurm session's answer once its job is placed: the markers of ${host}
+// and ${port} in `response` (JSON text) replaced by `host` and `port`; a
+// value that is only the port marker (the "port" field) becomes a number.
+// "" if `response` is not a JSON object.
+std::string fill_route(const std::string &response, const std::string &host, int port);
 
 } // namespace pvl

@@ -285,6 +285,56 @@ void SessionMachine::ready(Instant now, const std::string &id, const std::string
     }
 }
 
+void SessionMachine::submitted(const std::string &id, const std::string &job,
+                               std::vector<Effect> *out) {
+    Session *s = table_.find(id);
+    if (!s || !s->slurm || !s->job.empty())
+        return;
+    s->job = job;
+    out->push_back(with_session(Effect::Kind::persist, *s));
+}
+
+void SessionMachine::scheduler_wait(const std::string &id, const std::string &why) {
+    auto it = lives_.find(id);
+    if (it != lives_.end())
+        it->second.scheduler_wait = why;
+}
+
+void SessionMachine::placed(const std::string &id, const std::string &host, int port,
+                            const std::string &response, std::vector<Effect> *out) {
+    Session *s = table_.find(id);
+    if (!s || !s->slurm || s->state != SessionState::starting)
+        return;
+    s->host = host;
+    s->port = port;
+    s->response = response;
+    lives_[id].scheduler_wait.clear();
+    out->push_back(with_session(Effect::Kind::persist, *s));
+}
+
+void SessionMachine::start_failed(Instant now, const std::string &id, int status,
+                                  const std::string &why, std::vector<Effect> *out) {
+    Session *found = table_.find(id);
+    if (!found || found->state == SessionState::ready)
+        return;
+    const Session s = *found;
+    const Life life = lives_[id];
+    log(LogLevel::warning, "PVL00027", "session " + id + " (" + s.application + "): " + why);
+    out->push_back(effect(Effect::Kind::unwatch, id));
+    out->push_back(with_session(Effect::Kind::forget, s));
+    table_.remove(id);
+    lives_.erase(id);
+    ++stats_.outcomes["failed"];
+    end(id, s.state == SessionState::stopping ? life.end_as : LaunchState::failed, "error", why,
+        out, &s);
+    if (life.creator != nobody)
+        out->push_back(reply_effect(life.creator, status, Effect::Body::error, why, id));
+    for (ReplyTo to : life.stop_waiters)
+        out->push_back(life.tracked ? reply_effect(to, 200, Effect::Body::launch, s.response, id)
+                                    : reply_effect(to, 200, Effect::Body::text, s.response, id));
+    drain(now, s.launcher, out);
+}
+
 void SessionMachine::exited(Instant now, const std::string &id, bool known, bool clean,
                             const std::string &how, std::vector<Effect> *out) {
     Session *found = table_.find(id);
@@ -485,7 +535,9 @@ void SessionMachine::tick(Instant now, const std::set<int> *busy_ports, std::vec
             if (settings_.max_lifetime > 0 && now - life.started >= seconds(settings_.max_lifetime))
                 why = "reached the maximum lifetime of " + number(settings_.max_lifetime) + " s";
             else if (scan && s.state == SessionState::ready) {
-                if (busy_ports->count(s.port))
+                // A Slurm session's port is on its node: this host cannot
+                // see its connections (its job's --time bounds it).
+                if (s.slurm || busy_ports->count(s.port))
                     life.last_active = now;
                 else if (now - life.last_active >= seconds(settings_.idle_timeout))
                     why = "no client connection for " + number(settings_.idle_timeout) + " s";
@@ -533,7 +585,15 @@ void SessionMachine::tick(Instant now, const std::set<int> *busy_ports, std::vec
             log(LogLevel::warning, "PVL00022",
                 "session " + id + " (" + s.application + ") not ready within " + secs +
                     " s; stopping it");
-            if (life.creator != nobody) {
+            if (life.creator != nobody && !life.scheduler_wait.empty()) {
+                out->push_back(
+                    reply_effect(life.creator, 503, Effect::Body::error,
+                                 "no node for " + s.application + " within the timeout of " + secs +
+                                     " s: its Slurm job " + s.job + " is still pending (" +
+                                     life.scheduler_wait + "); it is canceled, try again later",
+                                 id, s.launcher));
+                life.creator = nobody;
+            } else if (life.creator != nobody) {
                 const std::string what = life.waits_for_line
                                              ? std::string(" did not print its ready line")
                                              : " did not accept connections on " + s.host_port();
@@ -547,7 +607,9 @@ void SessionMachine::tick(Instant now, const std::set<int> *busy_ports, std::vec
                          "not ready within the timeout of " + secs + " s", out);
         } else if (s.state == SessionState::stopping && !life.killed && now >= life.kill_deadline) {
             log(LogLevel::notice, "PVL00023",
-                "session " + id + " did not stop on SIGTERM; sending SIGKILL");
+                s.slurm ? "session " + id + ": its Slurm job " + s.job +
+                              " has not ended yet; canceling it again"
+                        : "session " + id + " did not stop on SIGTERM; sending SIGKILL");
             Effect sig = with_session(Effect::Kind::signal, s);
             sig.number = 9; // SIGKILL
             out->push_back(std::move(sig));

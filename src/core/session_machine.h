@@ -130,6 +130,18 @@ class SessionMachine {
 
     void ready(Instant now, const std::string &id, const std::string &line,
                std::vector<Effect> *out);
+
+    // A Slurm session (see core/slurm.h), between spawned() and ready():
+    // sbatch gave its job id; the job waits in Slurm's queue (`why`: its
+    // position and Slurm's reason; "" once it runs), which a ready timeout
+    // reports (503); the job was placed on `host` with `port`, and its
+    // answer is `response` with them; sbatch failed (`status`: 502 or 503).
+    void submitted(const std::string &id, const std::string &job, std::vector<Effect> *out);
+    void scheduler_wait(const std::string &id, const std::string &why);
+    void placed(const std::string &id, const std::string &host, int port,
+                const std::string &response, std::vector<Effect> *out);
+    void start_failed(Instant now, const std::string &id, int status, const std::string &why,
+                      std::vector<Effect> *out);
     // The app ended: `how` describes it; `clean` for exit status 0;
     // `known` false when it was adopted (no wait status).
     void exited(Instant now, const std::string &id, bool known, bool clean, const std::string &how,
@@ -205,6 +217,7 @@ class SessionMachine {
         std::vector<ReplyTo> stop_waiters;
         LaunchState end_as = LaunchState::canceled;
         std::string end_why = "stopped on request";
+        std::string scheduler_wait; // a Slurm job still pending: why
     };
     // A launch not yet running: being spawned, or in the queue.
     struct Pending {

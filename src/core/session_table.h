@@ -33,6 +33,10 @@ struct Session {
     int port = 0;
     int pid = 0;
     unsigned long long start_time = 0; // with the pid, names the process for good
+    // A Slurm session (the app's config has "slurm"): its job id, "" while
+    // sbatch runs; host and port are empty until the job is placed.
+    bool slurm = false;
+    std::string job;
     SessionState state = SessionState::starting;
     std::string response; // serialised JSON object
     std::string host_port() const { return host + ":" + std::to_string(port); }

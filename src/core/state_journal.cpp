@@ -15,6 +15,8 @@ json_t *session_json(const PersistedSession &s) {
                           "response", s.response.c_str());
     if (o && !s.owner.empty())
         json_object_set_new(o, "owner", json_stringn(s.owner.data(), s.owner.size()));
+    if (o && s.slurm)
+        json_object_set_new(o, "job", json_stringn(s.job.data(), s.job.size()));
     return o;
 }
 
@@ -39,6 +41,12 @@ bool session_from_json(json_t *o, PersistedSession *s) {
     if (owner && !json_is_string(owner))
         return false;
     s->owner = owner ? std::string(json_string_value(owner), json_string_length(owner)) : "";
+    // A Slurm session's record has its job ("" while it was submitted).
+    json_t *job = json_object_get(o, "job");
+    if (job && !json_is_string(job))
+        return false;
+    s->slurm = job != nullptr;
+    s->job = job ? std::string(json_string_value(job), json_string_length(job)) : "";
     return true;
 }
 

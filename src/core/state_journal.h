@@ -18,6 +18,8 @@ struct PersistedSession {
     int port = 0;
     int pid = 0;
     unsigned long long start_time = 0; // /proc/<pid>/stat field 22
+    bool slurm = false;                // a Slurm session (absent from a local one's record)
+    std::string job;                   // its job id; "" while it was being submitted
     std::string state;                 // starting, ready, stopping
     std::string response;
 };

@@ -60,7 +60,8 @@ class Backend {
     // Descriptors the daemon's poll loop watches for the backend.
     virtual void add_pollfds(std::vector<pollfd> *fds) const = 0;
     // Apps that ended, each reported once: after SIGCHLD (fds null), or
-    // with the results of polling what add_pollfds gave.
+    // with the results of polling what add_pollfds gave. Other children
+    // of the daemon it reaped are reported too.
     virtual void collect_exits(const pollfd *fds, size_t n, std::vector<AppExit> *out) = 0;
     // Kills what is left of an app and, if it is our child, waits for it
     // (the daemon is exiting, or gives the app up).
@@ -71,6 +72,16 @@ class Backend {
 // an unprivileged user with all of that user's groups, with a clean
 // environment and only stdin/stdout/stderr.
 std::unique_ptr<Backend> make_local_backend(const AppIdentity &who);
+
+// The full path of program `name` (as is if it holds a '/'), looked up in
+// `path`; "" if there is none.
+std::string find_program(const std::string &name, const std::string &path);
+// The uid of the app user and the gid it runs with (its group, or the one
+// PVLaunchUser names), and every group of the user, as initgroups(3)
+// would set them.
+bool resolve_ids(const AppIdentity &who, uid_t *uid, gid_t *gid, std::string *error);
+bool user_groups(const std::string &user, gid_t primary, std::vector<gid_t> *out,
+                 std::string *error);
 
 // The start time of a live process, 0 if there is none: with the pid it
 // names one process for good.

@@ -20,9 +20,6 @@
 #include <unistd.h>
 
 namespace pvl {
-namespace {
-
-constexpr const char *default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string find_program(const std::string &name, const std::string &path) {
     if (name.find('/') != std::string::npos)
@@ -83,6 +80,10 @@ bool resolve_ids(const AppIdentity &who, uid_t *uid, gid_t *gid, std::string *er
     }
     return true;
 }
+
+namespace {
+
+constexpr const char *default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // The app user's uid, gid and groups. Resolving them goes through NSS:
 // with systemd's userdb module that is about a hundred system calls, most
@@ -373,10 +374,11 @@ class LocalBackend : public Backend {
             int status = 0;
             if (waitpid(pid, &status, 0) < 0)
                 continue;
-            if (it != apps_.end()) {
-                out->push_back({pid, status});
+            // Every child is reported: the daemon's own short commands
+            // (tools.h) are among them.
+            out->push_back({pid, status});
+            if (it != apps_.end())
                 apps_.erase(it);
-            }
         }
     }
 

@@ -21,8 +21,10 @@
 #include "../core/protocol.h"
 #include "../core/session_machine.h"
 #include "../core/session_table.h"
+#include "../core/slurm.h"
 #include "notifier.h"
 #include "state_file.h"
+#include "tools.h"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -104,6 +106,31 @@ struct Proc {
     int probe_delay_ms = 0;
     std::vector<sockaddr_storage> probe_addrs; // the host's addresses, tried in turn
     size_t probe_next_addr = 0;
+    // A Slurm session: its job's output file is read on the clock (it may
+    // be on a shared filesystem: no inotify). First the route line, then
+    // the ready line; it is ready once squeue confirms the node too.
+    bool slurm = false;
+    bool routed = false; // the route line was read
+    bool placed = false; // squeue confirmed it: host and port are the session's
+    bool ready_seen = false;
+    std::string route_host;
+    int route_port = 0;
+    std::string ready_line;
+    Clock::time_point next_read;
+};
+
+// What the daemon keeps of a Slurm session's job, beside its Session.
+struct SlurmWatch {
+    int launcher = 0;
+    size_t slot = 0; // its block in the shared table, after the ports'
+    std::string job; // "" while sbatch runs
+    bool submitting = false;
+    bool cancel_wanted = false; // stopped before sbatch answered
+    // When its id became known: a squeue that started earlier may not
+    // list it yet.
+    Clock::time_point known_since;
+    bool listed = false; // squeue's last word on it
+    SlurmJob seen;
 };
 
 MachineSettings machine_settings(const DaemonOptions &opts);
@@ -119,6 +146,9 @@ class SessionDaemon {
             pools_.emplace_back(cfg->resources);
             port_base_.push_back(ports);
             ports += pools_.back().size();
+            // Slurm sessions have no port of ours: a slot each, after the ports.
+            slurm_slots_.emplace_back(cfg->slurm_slots());
+            ports += slurm_slots_.back().size();
         }
         bases_.resize(opts.launchers.size());
     }
@@ -168,6 +198,10 @@ class SessionDaemon {
 
     // launches.cpp: launch records (seed 004) and starting apps.
     void spawn(const std::string &id, int launcher, std::vector<Effect> *more);
+    void warn_unresolved(const Launch &l, const LaunchPlan &plan);
+    int open_session_log(const std::string &path, const Launch &l, const std::string &id,
+                         std::string *why);
+    void audit_launched(const Launch &l, const std::string &how);
     // Ends a launch: its log entry, the Status-Location callback, and then
     // it is forgotten, or kept for GET a while (tracked launches).
     void finish_launch(const std::string &id, LaunchState state, const char *kind,
@@ -190,6 +224,30 @@ class SessionDaemon {
     void on_probe_done(const Session &s, Proc &p, std::vector<Effect> *out);
     void stop_watching(Proc &p);
     void handle_inotify();
+
+    // slurm_jobs.cpp: sessions as Slurm jobs (sbatch, squeue, scancel).
+    void spawn_slurm(const std::string &id, int launcher, std::vector<Effect> *more);
+    void slurm_signal(const Session &s);
+    void slurm_kill_now(const Session &s);
+    void slurm_forget(const Session &s);
+    long slurm_table_index(const Session &s) const;
+    bool slurm_slot_free(int launcher) const;
+    void slurm_adopted(const Session &s);
+    void cancel_job(const std::string &job, const std::string &id, bool wait);
+    void scancel_failed(const std::string &what, const std::string &why);
+    void handle_tool_results();
+    void on_sbatch(const std::string &id, ToolResult &r);
+    void on_squeue(ToolResult &r);
+    void slurm_tick(Clock::time_point now);
+    void read_job_output(const Session &s, Proc &p, std::vector<Effect> *out);
+    void slurm_advance(const Session &s, Proc &p, std::vector<Effect> *out);
+    void confirm_placement(const Session &s, Proc &p, const SlurmWatch &w,
+                           std::vector<Effect> *out);
+    size_t slurm_position(const std::string &id) const;
+    Clock::time_point slurm_next_deadline(Clock::time_point next) const;
+    void slurm_launch_status(Launch &l, const Session &s);
+    AppIdentity tool_user() const;
+    void finish_tools_at_exit();
 
     // timers.cpp
     void handle_timers();
@@ -251,6 +309,19 @@ class SessionDaemon {
     std::map<std::string, std::vector<ReplyTo>> watchers_; // launch id -> event streams
     std::map<int, std::string> watches_;                   // inotify wd -> session id
     std::unique_ptr<Backend> backend_;                     // where the apps run
+    // Slurm: the commands in flight, each job, the table slots per
+    // launcher (a session id, or "" when free), the squeue poll.
+    enum class ToolUse { sbatch, squeue, scancel };
+    Tools tools_;
+    std::map<uint64_t, std::pair<ToolUse, std::string>> tool_runs_; // handle -> use, session/job
+    std::map<std::string, SlurmWatch> slurm_jobs_;                  // session id -> its job
+    std::vector<std::vector<std::string>> slurm_slots_;
+    uint64_t squeue_run_ = 0;
+    bool squeue_again_ = false; // something changed while squeue ran
+    Clock::time_point squeue_started_;
+    Clock::time_point next_squeue_;
+    bool slurm_unreachable_ = false;
+    bool exiting_ = false;
     int sfd_ = -1;
     int ifd_ = -1;
     bool detached_ = false;

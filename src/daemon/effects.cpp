@@ -83,10 +83,16 @@ void SessionDaemon::apply_one(Effect &e, std::vector<Effect> *more) {
         spawn(e.id, e.launcher, more);
         break;
     case Effect::Kind::signal:
-        backend_->signal(app_of(e.session), e.number == 9 ? SIGKILL : SIGTERM);
+        if (e.session.slurm)
+            slurm_signal(e.session);
+        else
+            backend_->signal(app_of(e.session), e.number == 9 ? SIGKILL : SIGTERM);
         break;
     case Effect::Kind::kill_now:
-        backend_->kill_now(app_of(e.session));
+        if (e.session.slurm)
+            slurm_kill_now(e.session);
+        else
+            backend_->kill_now(app_of(e.session));
         break;
     case Effect::Kind::unwatch: {
         auto it = procs_.find(e.id);
@@ -107,7 +113,10 @@ void SessionDaemon::apply_one(Effect &e, std::vector<Effect> *more) {
         unpublish(e.session);
         break;
     case Effect::Kind::forget: {
-        pools_[static_cast<size_t>(e.session.launcher)].release(e.session.host, e.session.port);
+        if (e.session.slurm)
+            slurm_forget(e.session);
+        else
+            pools_[static_cast<size_t>(e.session.launcher)].release(e.session.host, e.session.port);
         auto it = procs_.find(e.id);
         if (it != procs_.end()) {
             stop_watching(it->second);
@@ -189,6 +198,8 @@ void SessionDaemon::collect_exits(const pollfd *fds, size_t n) {
     backend_->collect_exits(fds, n, &exits);
     std::vector<Effect> effects;
     for (const AppExit &e : exits) {
+        if (tools_.exited(e.pid, e.status))
+            continue;
         const Session *s = machine_.table().find_by_pid(e.pid);
         if (!s)
             continue;
@@ -200,6 +211,7 @@ void SessionDaemon::collect_exits(const pollfd *fds, size_t n) {
         machine_.exited(Clock::now(), s->id, known, clean, how, &effects);
         apply(effects);
     }
+    handle_tool_results();
 }
 
 } // namespace daemon

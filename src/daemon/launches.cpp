@@ -136,6 +136,56 @@ void SessionDaemon::op_create(ReplyTo to, int launcher, const ControlRequest &re
     apply(effects);
 }
 
+void SessionDaemon::warn_unresolved(const Launch &l, const LaunchPlan &plan) {
+    for (const auto &name : plan.unresolved)
+        log(LogLevel::warning, "PVL00066",
+            "launch " + l.id + " (" + l.service + "): \"" + name +
+                "\" is neither in the request nor a property of the launcher config; "
+                "${" +
+                name + "} is left as written");
+}
+
+// Creates a session log with its header (whose session this is, for
+// whoever reads the log later; the ready line is looked for after it),
+// owned by the apps' user where the daemon is root (a Slurm job's output
+// is opened by slurmd as that user). Returns its descriptor for writing,
+// or -1 with *why set.
+int SessionDaemon::open_session_log(const std::string &path, const Launch &l, const std::string &id,
+                                    std::string *why) {
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        *why = "cannot open the session log " + path + ": " + strerror(errno);
+    } else if (opts_.apps_as.switch_user &&
+               opts_.launchers[static_cast<size_t>(l.launcher)]->apps.at(l.service).slurm) {
+        uid_t uid = 0;
+        gid_t gid = 0;
+        std::string error;
+        if (!resolve_ids(opts_.apps_as, &uid, &gid, &error) || fchown(fd, uid, gid) != 0) {
+            close(fd);
+            fd = -1;
+            *why = "cannot give the session log " + path + " to user " + opts_.apps_as.user + ": " +
+                   (error.empty() ? strerror(errno) : error);
+        }
+    }
+    if (fd < 0) {
+        log(LogLevel::error, "PVL00041", *why);
+        return -1;
+    }
+    const std::string header =
+        "# mod_pvlaunch: " + audit_line("session started", id, l.service, l.user, l.client) +
+        " at " + iso8601_time(std::chrono::system_clock::now()) + "\n";
+    if (write(fd, header.data(), header.size()) != static_cast<ssize_t>(header.size()))
+        log(LogLevel::warning, "PVL00058",
+            "cannot write the header of the session log " + path + ": " + strerror(errno));
+    return fd;
+}
+
+// The audit trail's line for a launch that started: `how` says where.
+void SessionDaemon::audit_launched(const Launch &l, const std::string &how) {
+    log(LogLevel::notice, "PVL00501",
+        audit_line("launched (" + how + ")", l.id, l.service, l.user, l.client));
+}
+
 void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effect> *more) {
     const auto now = Clock::now();
     auto lit = launches_.find(id);
@@ -147,6 +197,11 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     Launch &l = lit->second;
     json_t *payload = pit->second.get();
     const LauncherConfig &cfg = *opts_.launchers[static_cast<size_t>(launcher)];
+    auto app_cfg = cfg.apps.find(l.service);
+    if (app_cfg != cfg.apps.end() && app_cfg->second.slurm) {
+        spawn_slurm(id, launcher, more);
+        return;
+    }
     ServerVars vars;
     PortPool &pool = pools_[static_cast<size_t>(launcher)];
     LaunchError err;
@@ -172,32 +227,17 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
         machine_.spawn_failed(now, id, err.status, err.message, more);
         return;
     }
-    for (const auto &name : plan.unresolved)
-        log(LogLevel::warning, "PVL00066",
-            "launch " + l.id + " (" + l.service + "): \"" + name +
-                "\" is neither in the request nor a property of the launcher config; "
-                "${" +
-                name + "} is left as written");
+    warn_unresolved(l, plan);
 
     Proc p;
     p.log_path = cfg.log_dir + "/" + vars.id + ".log";
-    int out_fd =
-        open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    std::string why;
+    const int out_fd = open_session_log(p.log_path, l, vars.id, &why);
     if (out_fd < 0) {
         pool.release(vars.host, vars.port);
-        std::string why = "cannot open the session log " + p.log_path + ": " + strerror(errno);
-        log(LogLevel::error, "PVL00041", why);
         machine_.spawn_failed(now, id, 500, why, more);
         return;
     }
-    // The log's header: whose session this is, for whoever reads the log
-    // later. The ready line is looked for after it.
-    const std::string header =
-        "# mod_pvlaunch: " + audit_line("session started", vars.id, l.service, l.user, l.client) +
-        " at " + iso8601_time(std::chrono::system_clock::now()) + "\n";
-    if (write(out_fd, header.data(), header.size()) != static_cast<ssize_t>(header.size()))
-        log(LogLevel::warning, "PVL00058",
-            "cannot write the header of the session log " + p.log_path + ": " + strerror(errno));
     p.ready_lines = plan.ready_lines;
     for (const auto &r : p.ready_lines)
         p.longest_ready = std::max(p.longest_ready, r.size());
@@ -214,7 +254,6 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     spec.env.insert(spec.env.end(), plan.env.begin(), plan.env.end());
     spec.output_fd = out_fd;
     spec.name = l.service;
-    auto app_cfg = cfg.apps.find(l.service);
     if (app_cfg != cfg.apps.end())
         spec.limits = app_cfg->second.limits;
     std::string spawn_error;
@@ -252,10 +291,8 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     l.start_time = wall;
     l.erase_status("queuePosition");
     l.add_log("progress", "application " + l.service + " started", wall);
-    log(LogLevel::notice, "PVL00501",
-        audit_line("launched (pid " + std::to_string(app.pid) + ", " + vars.host + ":" +
-                       std::to_string(vars.port) + ")",
-                   l.id, l.service, l.user, l.client));
+    audit_launched(l, "pid " + std::to_string(app.pid) + ", " + vars.host + ":" +
+                          std::to_string(vars.port));
     payloads_.erase(pit);
     Proc &stored = procs_[s.id] = std::move(p);
     const bool waits_for_line = !stored.ready_lines.empty();
@@ -316,6 +353,8 @@ JsonPtr SessionDaemon::launch_object(Launch &l) {
         session.reset(json_loads(s->response.c_str(), 0, nullptr));
     l.set_status("sessionState", s ? session_state_name(s->state)
                                    : (l.state == LaunchState::waiting ? "queued" : "ended"));
+    if (s && s->slurm)
+        slurm_launch_status(l, *s);
     return launch_json(l, session.get(), std::chrono::system_clock::now());
 }
 

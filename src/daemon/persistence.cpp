@@ -35,7 +35,7 @@ void SessionDaemon::write_map_file(int launcher) {
 void SessionDaemon::publish(const Session &s) {
     if (opts_.table) {
         size_t l = static_cast<size_t>(s.launcher);
-        long idx = pools_[l].index_of(s.host, s.port);
+        long idx = s.slurm ? slurm_table_index(s) : pools_[l].index_of(s.host, s.port);
         // A tracked launch's GET is rendered by the daemon (it changes).
         auto lit = launches_.find(s.id);
         const bool store = lit == launches_.end() || !lit->second.tracked;
@@ -64,6 +64,8 @@ PersistedSession SessionDaemon::persisted(const Session &s) {
     r.port = s.port;
     r.pid = s.pid;
     r.start_time = s.start_time;
+    r.slurm = s.slurm;
+    r.job = s.job;
     r.state = session_state_name(s.state);
     r.response = s.response;
     return r;
@@ -124,14 +126,25 @@ void SessionDaemon::adopt() {
         s.pid = r.pid;
         s.start_time = r.start_time;
         s.response = r.response;
+        s.slurm = r.slurm;
+        s.job = r.job;
         a.state = r.state;
-        a.alive = backend_->adopt(app_of(s));
-        a.port_free = s.launcher >= 0 &&
-                      pools_[static_cast<size_t>(s.launcher)].contains(s.host, s.port) &&
-                      !pools_[static_cast<size_t>(s.launcher)].is_taken(s.host, s.port);
+        if (s.slurm) {
+            // Slurm knows whether its job still runs: the first squeue
+            // says (an unfinished launch is canceled, by name if sbatch
+            // never answered).
+            a.alive = true;
+            a.port_free = s.launcher >= 0 && !s.job.empty() && slurm_slot_free(s.launcher);
+        } else {
+            a.alive = backend_->adopt(app_of(s));
+            a.port_free = s.launcher >= 0 &&
+                          pools_[static_cast<size_t>(s.launcher)].contains(s.host, s.port) &&
+                          !pools_[static_cast<size_t>(s.launcher)].is_taken(s.host, s.port);
+        }
         // Its age, for PVLaunchMaxLifetime: the process's start time (clock
-        // ticks after boot) against the system's uptime.
-        if (uptime >= 0)
+        // ticks after boot) against the system's uptime (a job's is not
+        // known here: its --time bounds it).
+        if (uptime >= 0 && !s.slurm)
             a.age = uptime -
                     static_cast<double>(r.start_time) / static_cast<double>(sysconf(_SC_CLK_TCK));
         machine_.adopt(now, a, &effects);
@@ -152,7 +165,10 @@ void SessionDaemon::adopt() {
 
 // An earlier daemon's ready session, now the machine's.
 void SessionDaemon::adopted(const Session &s) {
-    pools_[static_cast<size_t>(s.launcher)].take_specific(s.host, s.port);
+    if (s.slurm)
+        slurm_adopted(s);
+    else
+        pools_[static_cast<size_t>(s.launcher)].take_specific(s.host, s.port);
     Proc &p = procs_[s.id];
     // What the queue listing shows; the request time is not persisted.
     p.request_number = next_request_number_++;

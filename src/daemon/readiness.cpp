@@ -89,8 +89,8 @@ void SessionDaemon::on_probe_done(const Session &s, Proc &p, std::vector<Effect>
 }
 
 void SessionDaemon::check_ready(const Session &s, Proc &p, std::vector<Effect> *out) {
-    if (s.state != SessionState::starting || p.log_fd < 0)
-        return;
+    if (s.state != SessionState::starting || p.log_fd < 0 || p.slurm)
+        return; // a Slurm job's output is read by read_job_output()
     char buf[8192];
     for (;;) {
         ssize_t n = read(p.log_fd, buf, sizeof buf);

@@ -277,6 +277,8 @@ int SessionDaemon::run() {
             }
         const size_t first_notifier = fds.size();
         notifier_.add_pollfds(fds);
+        const size_t first_tool = fds.size();
+        tools_.add_pollfds(&fds);
         int n = poll(fds.data(), fds.size(), poll_timeout_ms());
         if (n < 0 && errno != EINTR)
             break;
@@ -299,7 +301,9 @@ int SessionDaemon::run() {
         for (size_t i = first_conn; i < first_backend; ++i)
             if (fds[i].revents)
                 handle_conn_io(fds[i].fd, fds[i].revents);
-        notifier_.on_poll(fds.data() + first_notifier, fds.size() - first_notifier);
+        notifier_.on_poll(fds.data() + first_notifier, first_tool - first_notifier);
+        tools_.on_poll(fds.data() + first_tool, fds.size() - first_tool);
+        handle_tool_results();
         collect_exits(fds.data() + first_backend, first_probe - first_backend);
         std::vector<Effect> effects;
         for (size_t i = first_probe; i < first_notifier; ++i) {
@@ -321,6 +325,7 @@ int SessionDaemon::run() {
         return 0;
     }
     // What ignored even SIGKILL's deadline is killed and waited for here.
+    finish_tools_at_exit();
     std::vector<Effect> effects;
     machine_.abandon(&effects);
     apply(effects);

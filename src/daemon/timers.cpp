@@ -56,6 +56,7 @@ void SessionDaemon::handle_timers() {
             probe(*s, p, &effects);
     }
     apply(effects);
+    slurm_tick(now);
     if (machine_.idle_scan_due(now)) {
         const std::set<int> busy = busy_local_ports();
         machine_.tick(now, &busy, &effects);
@@ -81,6 +82,7 @@ int SessionDaemon::poll_timeout_ms() const {
     for (const auto &kv : procs_)
         if (kv.second.probing && kv.second.probe_fd < 0)
             next = std::min(next, kv.second.next_probe);
+    next = slurm_next_deadline(next);
     if (machine_.shutting_down())
         next = std::min(next, stop_deadline_);
     if (restart_pending_)

@@ -38,6 +38,7 @@
 #include <ctime>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sys/mman.h>
@@ -376,9 +377,11 @@ apr_status_t stop_session_daemon(void *data) {
 bool map_shared_table(server_rec *s) {
     Globals &g = globals();
     uint32_t ports = 0;
-    for (const auto &l : g.launchers)
+    for (const auto &l : g.launchers) {
         for (const auto &r : l->resources)
             ports += static_cast<uint32_t>(r.port_hi - r.port_lo + 1);
+        ports += static_cast<uint32_t>(l->slurm_slots());
+    }
     const size_t len = SharedTable::bytes_needed(ports, SharedTable::default_body_size);
     void *mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
@@ -606,6 +609,22 @@ int start_session_daemon(apr_pool_t *pconf, server_rec *s) {
                          "PVL00209: cannot create the log directory %s (from %s)",
                          l->log_dir.c_str(), l->file.c_str());
             return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        // A Slurm job's output file is opened by slurmd as the apps' user:
+        // the directory must let that user through (its group, 0750).
+        if (l->has_slurm_apps() && geteuid() == 0) {
+            const struct passwd *pw = getpwnam(g.settings.app_user.c_str());
+            const struct group *gr =
+                g.settings.app_group.empty() ? nullptr : getgrnam(g.settings.app_group.c_str());
+            const gid_t gid = gr ? gr->gr_gid : pw ? pw->pw_gid : 0;
+            if (!pw || chown(l->log_dir.c_str(), 0, gid) != 0 ||
+                chmod(l->log_dir.c_str(), 0750) != 0) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                             "PVL00228: cannot give the log directory %s (from %s) to the group "
+                             "of user %s, which runs its Slurm jobs",
+                             l->log_dir.c_str(), l->file.c_str(), g.settings.app_user.c_str());
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
         if (!l->map_file.empty())
             l->map_file = ap_server_root_relative(pconf, l->map_file.c_str());

@@ -51,7 +51,7 @@ class ServerFactory:
 
     def __call__(self, apps=None, launcher=None, launcher_text=None, count=20, timeout=5,
                  extra_conf="", stop_timeout=2, start=True, allowed_log=(), mutate=None,
-                 site=None):
+                 site=None, env=None):
         tmp = H.new_tmpdir()
         port = H.free_port()
         if launcher is None and launcher_text is None:
@@ -67,7 +67,8 @@ class ServerFactory:
         if callable(site):
             site = site(tmp, port)
         a = H.Apache(tmp, mpm=self.mpm, launcher=launcher, launcher_text=launcher_text,
-                     port=port, extra_conf=extra_conf, stop_timeout=stop_timeout, site=site)
+                     port=port, extra_conf=extra_conf, stop_timeout=stop_timeout, site=site,
+                     env=env)
         a.allowed_log = list(allowed_log)
         a.launcher = launcher
         self.servers.append(a)

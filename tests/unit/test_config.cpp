@@ -794,6 +794,59 @@ void load_file_from_disk(void **) {
     assert_contains(error, "proxy_url");
 }
 
+// "slurm" on an app and at the top level (issue 14).
+void slurm_apps(void **) {
+    const std::string slurm_app =
+        "\"viz\": {\"cmd\": [\"pvpython\", \"--port\", \"${port}\"], \"slurm\": "
+        "{\"options\": [\"--partition=viz\", \"--gres=gpu:1\"]}}";
+    LauncherConfig cfg;
+    std::string error;
+    assert_true(parse(wslink(url, res_ok, app_ok + ", " + slurm_app,
+                             "\"slurm\": {\"host_regex\": \"node[0-9]+\", \"max_jobs\": 12, "
+                             "\"poll_interval\": 0.5}"),
+                      &cfg, &error));
+    assert_true(cfg.apps.at("viz").slurm);
+    assert_false(cfg.apps.at("app").slurm);
+    assert_int_equal(cfg.apps.at("viz").slurm_options.size(), 2);
+    assert_true(cfg.slurm.host_re->full_match("node12"));
+    assert_false(cfg.slurm.host_re->full_match("evil.node12"));
+    assert_int_equal(cfg.slurm.max_jobs, 12);
+    assert_int_equal(cfg.slurm_slots(), 12);
+    assert_true(cfg.has_local_apps() && cfg.has_slurm_apps());
+    // Slurm apps alone need no resources.
+    assert_valid("{\"configuration\": {" + url + "}, \"apps\": {" + slurm_app + "}}");
+    assert_contains(parse_error("{\"configuration\": {" + url + "}, \"apps\": {" + app_ok + "}}"),
+                    "no \"resources\"");
+    // What the launcher sets itself, and what is not an option.
+    for (const char *opt : {"--output=/x", "-o", "--wrap=x", "--parsable", "-ofile", "--hold"})
+        assert_contains(parse_error(wslink(url, res_ok,
+                                           "\"v\": {\"cmd\": [\"x\"], \"slurm\": {\"options\": "
+                                           "[\"" +
+                                               std::string(opt) + "\"]}}")),
+                        "is set by mod_pvlaunch");
+    assert_valid(wslink(url, res_ok,
+                        "\"v\": {\"cmd\": [\"x\"], \"slurm\": {\"options\": [\"--output-x\"]}}"));
+    assert_contains(parse_error(wslink(url, res_ok,
+                                       "\"v\": {\"cmd\": [\"x\"], \"slurm\": {\"options\": "
+                                       "[\"partition=viz\"]}}")),
+                    "is not an sbatch option");
+    assert_contains(
+        parse_error(wslink(url, res_ok, "\"v\": {\"cmd\": [\"x\"], \"slurm\": {\"opts\": []}}")),
+        "unknown key \"opts\"");
+    assert_contains(parse_error(wslink(url, res_ok, "\"v\": {\"cmd\": [\"x\"], \"slurm\": []}")),
+                    "must be an object");
+    assert_contains(parse_error(wslink(url, res_ok,
+                                       "\"v\": {\"cmd\": [\"x\"], \"limits\": {\"tasks\": 5}, "
+                                       "\"slurm\": {\"options\": []}}")),
+                    "a job's limits are sbatch options");
+    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"slurm\": {\"host_regex\": \"(\"}")),
+                    "slurm.host_regex");
+    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"slurm\": {\"max_jobs\": 0}")),
+                    "slurm.max_jobs");
+    assert_contains(parse_error(wslink(url, res_ok, app_ok, "\"slurm\": {\"poll\": 1}")),
+                    "unknown key \"poll\"");
+}
+
 } // namespace
 
 int run_config_tests(void) {
@@ -832,6 +885,7 @@ int run_config_tests(void) {
         cmocka_unit_test(error_is_set_only_on_failure),
         cmocka_unit_test(load_unreadable_file),
         cmocka_unit_test(load_file_from_disk),
+        cmocka_unit_test(slurm_apps),
     };
     return cmocka_run_group_tests_name("config", tests, nullptr, nullptr);
 }

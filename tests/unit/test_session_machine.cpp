@@ -666,6 +666,109 @@ void create_refuses_what_it_cannot_hold(void **) {
         "discard b\n");
 }
 
+// A Slurm session: spawned while sbatch runs (no host yet), its job id,
+// pending in Slurm's queue past the timeout (503 naming the wait), placed
+// with its node and port, ready, and a refused submission.
+Session slurm_session(char id) {
+    Session s;
+    s.id = sid(id);
+    s.application = "viz";
+    s.slurm = true;
+    s.response = "{\"id\":\"" + std::string(1, id) + "\"}";
+    return s;
+}
+
+void slurm_job_lifecycle(void **) {
+    Driver d(settings());
+    d.create(0, 'a', 7);
+    assert_str_eq(
+        d.step([&](std::vector<Effect> *o) { d.m.spawned(at(0), slurm_session('a'), true, o); }),
+        "emit started a\n"
+        "persist a starting\n");
+    assert_str_eq(d.m.table().route(sid('a')), "");
+    assert_str_eq(d.step([&](std::vector<Effect> *o) { d.m.submitted(sid('a'), "42", o); }),
+                  "persist a starting\n");
+    assert_str_eq(d.m.table().find(sid('a'))->job, "42");
+    // Once only: a second answer does not replace the job.
+    assert_str_eq(d.step([&](std::vector<Effect> *o) { d.m.submitted(sid('a'), "43", o); }), "");
+    d.m.scheduler_wait(sid('a'), "position 1; Slurm's reason: Resources");
+    assert_str_eq(d.step([&](std::vector<Effect> *o) {
+        d.m.placed(sid('a'), "node7", 12001, "{\"id\":\"a\",\"port\":12001}", o);
+    }),
+                  "persist a starting\n");
+    // Placed: the wait is over; a timeout now is the app's.
+    assert_str_eq(d.ready(3, 'a'), "unwatch a\n"
+                                   "emit ready a Starting factory\n"
+                                   "publish a node7:12001\n"
+                                   "reply 7 200 text {\"id\":\"a\",\"port\":12001}\n");
+    // Placed once: not again, and not once ready.
+    assert_str_eq(
+        d.step([&](std::vector<Effect> *o) { d.m.placed(sid('a'), "node8", 1, "{}", o); }), "");
+    assert_str_eq(d.m.table().route(sid('a')), "node7:12001");
+    // DELETE: scancel (the daemon's signal), answered when Slurm says it ended.
+    assert_str_eq(d.stop(4, 'a', 8), "unwatch a\n"
+                                     "signal a 15\n"
+                                     "unpublish a\n");
+    assert_str_eq(d.tick(9), "signal a 9\n");
+    assert_contains(all_logged(), "PVL00023 session " + sid('a') +
+                                      ": its Slurm job 42 has not ended yet; canceling it again");
+    std::vector<Effect> out;
+    d.m.exited(at(10), sid('a'), true, false, "Slurm job 42 CANCELLED", &out);
+    assert_str_eq(lines(out), "unwatch a\n"
+                              "forget a node7:12001\n"
+                              "finish a canceled progress: stopped on request\n"
+                              "reply 8 200 text {\"id\":\"a\",\"port\":12001}\n");
+}
+
+void slurm_job_pending_past_the_timeout(void **) {
+    Driver d(settings());
+    d.create(0, 'a', 7);
+    d.step([&](std::vector<Effect> *o) { d.m.spawned(at(0), slurm_session('a'), true, o); });
+    d.step([&](std::vector<Effect> *o) { d.m.submitted(sid('a'), "42", o); });
+    d.m.scheduler_wait(sid('a'), "position 2 among this launcher's pending jobs; Slurm's "
+                                 "reason: Resources");
+    assert_str_eq(d.tick(25),
+                  "reply 7 503 error no node for viz within the timeout of 25 s: its Slurm job 42 "
+                  "is still pending (position 2 among this launcher's pending jobs; Slurm's "
+                  "reason: Resources); it is canceled, try again later\n"
+                  "unwatch a\n"
+                  "signal a 15\n");
+    // Running but not ready by the timeout: the usual answer.
+    d.create(30, 'b', 8);
+    d.step([&](std::vector<Effect> *o) { d.m.spawned(at(30), slurm_session('b'), true, o); });
+    d.m.scheduler_wait(sid('b'), "position 1");
+    d.m.scheduler_wait(sid('b'), "");
+    assert_contains(d.tick(55), "reply 8 503 error+log application viz did not print its ready");
+}
+
+void slurm_submission_refused(void **) {
+    Driver d(settings(1, 1));
+    d.create(0, 'a', 7);
+    d.step([&](std::vector<Effect> *o) { d.m.spawned(at(0), slurm_session('a'), true, o); });
+    // A second launch waits for the only slot.
+    assert_str_eq(d.create(0, 'b', 8), "emit queued b at 1\n");
+    std::vector<Effect> out;
+    d.m.start_failed(at(1), sid('a'), 502,
+                     "Slurm did not accept the job: sbatch: error: invalid partition specified: "
+                     "nope",
+                     &out);
+    assert_str_eq(lines(out), "unwatch a\n"
+                              "forget a :0\n"
+                              "finish a failed error: Slurm did not accept the job: sbatch: "
+                              "error: invalid partition specified: nope\n"
+                              "reply 7 502 error Slurm did not accept the job: sbatch: error: "
+                              "invalid partition specified: nope\n"
+                              "spawn b 0\n");
+    assert_null(d.m.table().find(sid('a')));
+    assert_contains(all_logged(), "PVL00027");
+    // Stopped while sbatch ran, then refused: the stop's waiters are told.
+    d.step([&](std::vector<Effect> *o) { d.m.spawned(at(2), slurm_session('b'), true, o); });
+    std::vector<Effect> none;
+    d.m.start_failed(at(3), sid('z'), 503, "unknown", &none);
+    d.m.start_failed(at(3), sid('a'), 503, "gone already", &none);
+    assert_true(none.empty());
+}
+
 } // namespace
 
 int run_session_machine_tests(void) {
@@ -688,6 +791,9 @@ int run_session_machine_tests(void) {
         cmocka_unit_test(hand_over_and_abandon),
         cmocka_unit_test(reorder_the_queue),
         cmocka_unit_test(create_refuses_what_it_cannot_hold),
+        cmocka_unit_test(slurm_job_lifecycle),
+        cmocka_unit_test(slurm_job_pending_past_the_timeout),
+        cmocka_unit_test(slurm_submission_refused),
     };
     return cmocka_run_group_tests_name("session_machine", tests, nullptr, nullptr);
 }

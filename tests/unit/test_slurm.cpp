@@ -1,4 +1,5 @@
 // Slurm's side of a launch as text: src/core/slurm.h.
+#include "core/launch_plan.h"
 #include "core/slurm.h"
 
 #include <string>
@@ -90,6 +91,60 @@ void squeue_says_where_and_how(void **) {
     assert_int_equal(parse_squeue("").size(), 0);
 }
 
+// A Slurm app's plan: ${host} and ${port} as markers everywhere, the sbatch
+// options rendered, and the answer filled in once the job is placed.
+void plans_carry_markers_until_the_job_is_placed(void **) {
+    LauncherConfig cfg;
+    std::string error;
+    const std::string text =
+        R"({"configuration": {"sessionURL": "wss://site/proxy?sessionId=${id}&p=${port}",
+            "fields": ["host", "port"]},
+           "sessionData": {"node": "${host}", "nested": ["${host}:${port}"]},
+           "apps": {"viz": {"cmd": ["pvpython", "--port", "${port}", "--host", "${host}"],
+                            "slurm": {"options": ["--job-name-x=${application}", "--comment=${user}"]}},
+                    "bad": {"cmd": ["x"], "slurm": {"options": ["--comment=${port}"]}}}})";
+    assert_true(parse_launcher_config(text, "l.json", &cfg, &error));
+    ServerVars vars;
+    vars.id = "abc";
+    vars.secret = "s";
+    vars.application = "viz";
+    vars.user = "alice";
+    vars.slurm = true;
+    LaunchPlan plan;
+    LaunchError err;
+    JsonPtr payload(json_pack("{s:s}", "application", "viz"));
+    assert_true(plan_launch(cfg, payload.get(), vars, &plan, &err));
+    assert_str_eq(plan.argv[2], slurm_port_marker);
+    assert_str_eq(plan.argv[4], slurm_host_marker);
+    assert_int_equal(plan.slurm_options.size(), 2);
+    assert_str_eq(plan.slurm_options[0], "--job-name-x=viz");
+    assert_str_eq(plan.slurm_options[1], "--comment=alice");
+    const std::string response = json_to_string(plan.response.get());
+    const std::string filled = fill_route(response, "node7", 12001);
+    JsonPtr j(json_loads(filled.c_str(), 0, nullptr));
+    assert_non_null(j.get());
+    assert_str_eq(json_string_value(json_object_get(j.get(), "host")), "node7");
+    assert_int_equal(json_integer_value(json_object_get(j.get(), "port")), 12001);
+    assert_str_eq(json_string_value(json_object_get(j.get(), "sessionURL")),
+                  "wss://site/proxy?sessionId=abc&p=12001");
+    assert_str_eq(json_string_value(json_object_get(j.get(), "node")), "node7");
+    // Only string values of sessionData are templates (as in wslink).
+    assert_str_eq(json_string_value(json_array_get(json_object_get(j.get(), "nested"), 0)),
+                  "${host}:${port}");
+    assert_true(filled.find("\\u001d") == std::string::npos);
+    assert_str_eq(fill_route("[1]", "n", 1), "");
+    // ${host} or ${port} in sbatch options: known only once the job runs.
+    vars.application = "bad";
+    JsonPtr bad(json_pack("{s:s}", "application", "bad"));
+    assert_false(plan_launch(cfg, bad.get(), vars, &plan, &err));
+    assert_contains(err.message, "known only once the job runs");
+    // A request value holding the separator is refused for a Slurm app.
+    vars.application = "viz";
+    JsonPtr sneaky(json_pack("{s:s, s:s}", "application", "viz", "x", "a\x1dPVL-PORT\x1d"));
+    assert_false(plan_launch(cfg, sneaky.get(), vars, &plan, &err));
+    assert_int_equal(err.status, 400);
+}
+
 } // namespace
 
 int run_slurm_tests(void) {
@@ -98,6 +153,7 @@ int run_slurm_tests(void) {
         cmocka_unit_test(the_script_reserves_a_port_and_prints_the_route_first),
         cmocka_unit_test(route_lines),
         cmocka_unit_test(squeue_says_where_and_how),
+        cmocka_unit_test(plans_carry_markers_until_the_job_is_placed),
     };
     return cmocka_run_group_tests_name("slurm", tests, nullptr, nullptr);
 }
