@@ -92,6 +92,25 @@ class SlurmCluster:
         subprocess.run(["pkill", "-KILL", "-f", self.tmp], capture_output=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def stop_controller(self):
+        """slurmctld goes away (jobs keep running on the node)."""
+        ctld = self._proc("slurmctld")
+        ctld.send_signal(signal.SIGTERM)
+        ctld.wait(timeout=15)
+
+    def start_controller(self, timeout=30):
+        self.procs = [p for p in self.procs if p.args[0] != os.path.join(SBIN, "slurmctld")]
+        self._spawn([os.path.join(SBIN, "slurmctld"), "-D", "-f", self.conf], "slurmctld")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.node_state() is not None:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("slurmctld did not come back:\n" + self.logs())
+
+    def _proc(self, name):
+        return next(p for p in self.procs if p.args[0] == os.path.join(SBIN, name))
+
     # -- queries ---------------------------------------------------------
     def run(self, *args, check=True, timeout=30):
         return subprocess.run(list(args), capture_output=True, text=True, check=check,
@@ -118,7 +137,7 @@ class SlurmCluster:
 
     # -- pieces ------------------------------------------------------------
     def _spawn(self, argv, name):
-        log = open(self.path(name + ".out"), "w")
+        log = open(self.path(name + ".out"), "a")
         self.procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                            env=self.env(), start_new_session=True))
 

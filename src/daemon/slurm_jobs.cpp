@@ -136,8 +136,14 @@ void SessionDaemon::spawn_slurm(const std::string &id, int launcher, std::vector
     if (p.log_fd >= 0)
         lseek(p.log_fd, 0, SEEK_END);
     close(out_fd);
-    std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=" + job_name(vars.id),
-                                     "--output=" + p.log_path, "--open-mode=append"};
+    // --no-requeue: a session whose node failed is over (its client is
+    // gone; a rerun would serve nobody). A site's options come after ours.
+    std::vector<std::string> argv = {"sbatch",
+                                     "--parsable",
+                                     "--job-name=" + job_name(vars.id),
+                                     "--output=" + p.log_path,
+                                     "--open-mode=append",
+                                     "--no-requeue"};
     argv.insert(argv.end(), plan.slurm_options.begin(), plan.slurm_options.end());
     const uint64_t run = tools_.start(argv, tool_user(), script, &error);
     if (run == 0) {
@@ -345,11 +351,14 @@ size_t SessionDaemon::slurm_position(const std::string &id) const {
     // Among this launcher's pending jobs, in the order they were submitted.
     const unsigned long long mine = std::stoull(it->second.job);
     size_t ahead = 0;
-    for (const auto &kv : slurm_jobs_)
+    for (const auto &kv : slurm_jobs_) {
+        // Jobs being canceled wait for nothing.
+        const Session *other = machine_.table().find(kv.first);
         if (kv.second.launcher == it->second.launcher && kv.second.listed &&
             kv.second.seen.state == SlurmJobState::pending && !kv.second.job.empty() &&
-            std::stoull(kv.second.job) < mine)
+            std::stoull(kv.second.job) < mine && other && other->state == SessionState::starting)
             ++ahead;
+    }
     return ahead + 1;
 }
 
@@ -388,8 +397,16 @@ void SessionDaemon::on_squeue(ToolResult &r) {
         }
         w.listed = true;
         w.seen = j->second;
-        if (w.seen.state == SlurmJobState::ended)
+        const Session *s = machine_.table().find(kv.first);
+        if (w.seen.state == SlurmJobState::ended) {
             ended.emplace_back(kv.first, "Slurm job " + w.job + " " + w.seen.state_name);
+        } else if (w.seen.state == SlurmJobState::pending && s &&
+                   s->state != SessionState::starting) {
+            // Requeued (a site's --requeue, or an admin's): its app is gone.
+            ended.emplace_back(kv.first, "Slurm job " + w.job + " went back to " +
+                                             w.seen.state_name + "; it is canceled");
+            cancel_job(w.job, kv.first, false);
+        }
     }
     std::vector<Effect> effects;
     for (auto &kv : slurm_jobs_) {
@@ -602,10 +619,16 @@ void SessionDaemon::slurm_launch_status(Launch &l, const Session &s) {
     if (!w.listed)
         return;
     l.set_status("slurmState", w.seen.state_name);
+    // Slurm's queue is the queue: a pending job's launch waits there.
     if (w.seen.state == SlurmJobState::pending && s.state == SessionState::starting) {
+        if (l.state == LaunchState::running)
+            l.state = LaunchState::waiting;
         l.set_status("queuePosition", std::to_string(slurm_position(s.id)));
         l.set_status("slurmReason", w.seen.reason);
+        l.set_status("sessionState", "queued");
     } else {
+        if (l.state == LaunchState::waiting)
+            l.state = LaunchState::running;
         l.erase_status("queuePosition");
         l.erase_status("slurmReason");
     }
