@@ -9,7 +9,7 @@ CONF = os.path.join(H.REPO, "conf")
 
 
 def test_example_launcher_configs_pass_configtest(event_server):
-    for name in ("launcher-wslink.json", "launcher-paraviewweb.json"):
+    for name in ("launcher-wslink.json", "launcher-paraviewweb.json", "launcher-slurm.json"):
         with open(os.path.join(CONF, name)) as f:
             text = f.read()
         a = event_server(launcher_text=text, start=False)
@@ -31,6 +31,7 @@ def test_paraview_examples_unbuffer_pvpython():
     shipped example that runs it goes through stdbuf -oL and says why."""
     for path in (os.path.join(CONF, "launcher-wslink.json"),
                  os.path.join(CONF, "launcher-paraviewweb.json"),
+                 os.path.join(CONF, "launcher-slurm.json"),
                  os.path.join(H.REPO, "packaging", "launcher.json")):
         with open(path) as f:
             text = f.read()
