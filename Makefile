@@ -145,9 +145,11 @@ $(BUILD)/web/index.html: $(WEB_SRC)
 
 # 10,000 create/delete cycles mixed with bad requests, under event and
 # prefork, then an account of ports, processes, fds and memory (tests/soak.py;
-# SOAK_CYCLES to change the count). `make test` runs a short version.
+# SOAK_CYCLES to change the count), then a Slurm session reaching its job's
+# --time (SOAK_SLURM=0 to skip; about two minutes). `make test` runs a short
+# version of the cycles.
 soak:
-	@sh scripts/ensure-deps.sh run
+	@sh scripts/ensure-deps.sh soak
 	$(MAKE) $(BUILD)/mod_pvlaunch.so
 	$(PYTHON) tests/soak.py
 

@@ -532,6 +532,143 @@ def bench_stream_flood(streams=200):
         a.stop()
 
 
+
+def bench_slurm(n=5, burst=200):
+    """Sessions as Slurm jobs on a private one-node cluster: POST->200 for an
+    app that prints its ready line at once, against sbatch of the same kind
+    of job plus waiting for the line by hand; then `burst` sessions at once
+    against `burst` sbatch calls at once."""
+    import pwd
+    import shutil
+    import slurm_cluster
+    why = slurm_cluster.available()
+    if why:
+        row("Slurm launch", "-", "-", "-", "<= 1.2x", False, "not measured: " + why)
+        return
+    H.ensure_app_user()
+    app = pwd.getpwnam(H.APP_USER)
+    c = slurm_cluster.SlurmCluster(cpus=burst + 16, resv_ports=None)
+    lo = H.free_port_range(burst + 50)
+    c.resv_ports = (lo, lo + burst + 49)
+    c.start()
+    tmp = H.new_tmpdir("pvl-bench-slurm-")
+    shutil.copy(READY_APP, os.path.join(tmp, "ready_app"))
+    port = H.free_port()
+    cfg = launcher(tmp, port, H.free_port_range(2), 2)
+    cfg["configuration"]["timeout"] = 120
+    cfg["apps"] = {"job": {"cmd": [os.path.join(tmp, "ready_app"), "${port}"],
+                           "ready_line": "Starting factory", "slurm": {"options": []}}}
+    cfg["slurm"] = {"max_jobs": burst + 20, "poll_interval": 1}
+    a = H.Apache(tmp, mpm="event", launcher=cfg, port=port, loglevel="warn",
+                 mpm_conf=MPM_CONF, env={"SLURM_CONF": c.conf}).start()
+    hand = os.path.join(tmp, "by-hand")
+    os.makedirs(hand)
+    os.chown(hand, app.pw_uid, app.pw_gid)
+    script = os.path.join(tmp, "job.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nexec srun --resv-ports=1 --ntasks=1 sh -c "
+                "'exec %s ${SLURM_STEP_RESV_PORTS%%%%-*}'\n" % os.path.join(tmp, "ready_app"))
+    os.chmod(script, 0o755)
+    counter = [0]
+    lock = threading.Lock()
+
+    def by_hand():
+        """sbatch as the apps' user, then read its output until the line."""
+        with lock:
+            counter[0] += 1
+            out = os.path.join(hand, "%d.out" % counter[0])
+        t = time.perf_counter()
+        r = subprocess.run(["setpriv", "--reuid", str(app.pw_uid), "--regid", str(app.pw_gid),
+                            "--init-groups", "sbatch", "--parsable", "--output", out, script],
+                           capture_output=True, text=True, env=c.env(), check=True)
+        job = r.stdout.strip().split(";")[0]
+        while True:
+            try:
+                with open(out) as f:
+                    if "Starting factory" in f.read():
+                        break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.005)
+        took = time.perf_counter() - t
+        threading.Thread(target=c.run, args=("scancel", job), daemon=True).start()
+        return took
+
+    def ours_one(conn):
+        t = time.perf_counter()
+        status, obj = post(conn, {"application": "job"})
+        took = time.perf_counter() - t
+        assert status == 200, obj
+        return took, obj
+
+    def stop_later(sid):
+        def run():
+            conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
+            delete(conn, sid)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    stoppers = []
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=130)
+
+        def ours():
+            times = []
+            for _ in range(n):
+                took, obj = ours_one(conn)
+                times.append(took)
+                stoppers.append(stop_later(obj["id"]))
+            return times
+
+        def base():
+            return [by_hand() for _ in range(n)]
+        ours(), base()  # warm-up
+        mine, theirs = interleaved(ours, base)
+        per_round = [statistics.median(m) / statistics.median(b) for m, b in zip(mine, theirs)]
+        row("Slurm launch (median)",
+            "%.0f ms" % (statistics.median([t for r in mine for t in r]) * 1e3),
+            "%.0f ms" % (statistics.median([t for r in theirs for t in r]) * 1e3),
+            spread(per_round, "%.2fx"), "<= 1.2x", statistics.median(per_round) <= 1.2,
+            "POST->200 of a Slurm app printing its ready line at once vs sbatch + reading its "
+            "output until the line (5 ms polls), %d x %d interleaved, one-node private "
+            "cluster" % (ROUNDS, n))
+        for t in stoppers:
+            t.join()
+        slurm_cluster_wait_empty(c)
+
+        def launch(i):
+            cn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=130)
+            cn.connect()
+            return lambda: post(cn, {"application": "job"})
+        last, results = concurrently(burst, launch)
+        ok = [r[1] for r in results if r and r[0] == 200]
+        routes = [(o["host"], o["port"]) for o in ok]
+        unique = len(set(routes)) == len(routes)
+        stoppers = [stop_later(o["id"]) for o in ok]
+        for t in stoppers:
+            t.join()
+        slurm_cluster_wait_empty(c)
+        hand_last, _ = concurrently(burst, lambda i: by_hand)
+        slurm_cluster_wait_empty(c)
+        row("Slurm burst", "%d/%d ready in %.1f s" % (len(ok), burst, last),
+            "%.1f s (%d sbatch at once + waiting); ports unique: %s" % (
+                hand_last, burst, "yes" if unique else "NO"),
+            "%.2fx" % (last / hand_last), "all ready; no port twice",
+            len(ok) == burst and unique,
+            "%d concurrent POSTs of a Slurm app vs %d concurrent sbatch + wait, node with %d "
+            "CPUs" % (burst, burst, burst + 16))
+    finally:
+        a.stop()
+        c.stop()
+
+
+def slurm_cluster_wait_empty(c, timeout=120):
+    deadline = time.time() + timeout
+    while c.jobs() and time.time() < deadline:
+        time.sleep(0.5)
+
+
 def write_results():
     lines = ["# mod_pvlaunch benchmarks", "",
              "Written by `make bench` on %s (%d cores). Each figure is measured against a "
@@ -551,7 +688,7 @@ def main():
     only = sys.argv[1:]
     steps = [("launch", bench_launch), ("throughput", bench_throughput_and_scale),
              ("websocket", bench_websocket), ("burst", bench_burst),
-             ("streams", bench_stream_flood), ("owners", bench_owners)]
+             ("streams", bench_stream_flood), ("owners", bench_owners), ("slurm", bench_slurm)]
     for name, fn in steps:
         if not only or name in only:
             fn()

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ensure-deps.sh build|test|run|bench|deb|rpm
+# Usage: ensure-deps.sh build|test|run|bench|soak|deb|rpm
 set -eu
 build="g++ make apache2-dev libjansson-dev libre2-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev libsystemd-dev"
+slurm="slurmctld slurmd slurm-client munge"
 run="apache2 apache2-utils curl python3 python3-msgpack python3-websockets"
-test="clang-format libcmocka-dev python3-pytest python3-prometheus-client valgrind clang libclang-rt-14-dev slurmctld slurmd slurm-client munge"
-bench="wrk"
+test="clang-format libcmocka-dev python3-pytest python3-prometheus-client valgrind clang libclang-rt-14-dev $slurm"
+bench="wrk $slurm"
 deb="build-essential dpkg-dev debhelper"
 rpm="rpm"
 # Node and npm may come from elsewhere (NodeSource's nodejs conflicts with
@@ -17,9 +18,10 @@ build) want="$build" ;;
 run) want="$build $run" ;;
 test) want="$build $run $test $deb $rpm" ;;
 bench) want="$build $run $bench" ;;
+soak) want="$build $run $slurm" ;;
 deb) want="$build $deb" ;;
 rpm) want="$build $rpm" ;;
-*) echo "usage: $0 build|run|test|bench|deb|rpm" >&2; exit 2 ;;
+*) echo "usage: $0 build|run|test|bench|soak|deb|rpm" >&2; exit 2 ;;
 esac
 # Chromium, for the browser test: where it cannot be installed, that test
 # says so and is skipped; nothing else depends on it.

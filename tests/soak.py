@@ -312,8 +312,49 @@ def main():
             status = 1
         finally:
             a.stop()
+    if os.environ.get("SOAK_SLURM", "1") != "0":
+        status = slurm_time_limit() or status
     print("soak: %s" % ("passed" if status == 0 else "failed"))
     return status
+
+
+def slurm_time_limit():
+    """A Slurm session whose job reaches its --time (one minute, Slurm's
+    least; it checks limits about every 30 s) leaves the map within 5 s of
+    Slurm reporting the job ended. Returns 1 on failure."""
+    import slurm_cluster
+    why = slurm_cluster.available()
+    if why:
+        print("slurm time limit: not run: " + why)
+        return 0
+    c = slurm_cluster.SlurmCluster().start()
+    tmp = H.new_tmpdir("pvl-soak-slurm-")
+    port = H.free_port()
+    cfg = H.default_launcher(tmp, port, H.free_port_range(2), count=2, timeout=30)
+    cfg["apps"] = {"limited": {"cmd": H.app_cmd("ready", tmp=tmp), "ready_line": "Starting factory",
+                               "slurm": {"options": ["--time=1"]}}}
+    a = H.Apache(tmp, launcher=cfg, port=port, env={"SLURM_CONF": c.conf}).start()
+    try:
+        status, obj, _ = a.json("POST", "/paraview", {"application": "limited"})
+        assert status == 200, obj
+        t0 = time.time()
+        while time.time() - t0 < 180 and c.jobs():
+            time.sleep(0.2)
+        ended = time.time()
+        assert not c.jobs(), "the job outlived its --time: %r" % c.jobs()
+        while time.time() - ended < 5 and a.json("GET", "/paraview/" + obj["id"])[0] != 404:
+            time.sleep(0.1)
+        late = time.time() - ended
+        assert a.json("GET", "/paraview/" + obj["id"])[0] == 404, "still routed after 5 s"
+        print("slurm time limit: the job ended %.0f s after launch; gone from the map %.1f s "
+              "after Slurm reported it" % (ended - t0, late), flush=True)
+        return 0
+    except AssertionError as e:
+        print("SLURM TIME LIMIT FAILED: %s\n%s" % (e, a.read_log()[-2000:]))
+        return 1
+    finally:
+        a.stop()
+        c.stop()
 
 
 if __name__ == "__main__":

@@ -227,7 +227,7 @@ class SessionDaemon {
 
     // slurm_jobs.cpp: sessions as Slurm jobs (sbatch, squeue, scancel).
     void spawn_slurm(const std::string &id, int launcher, std::vector<Effect> *more);
-    void slurm_signal(const Session &s);
+    void slurm_signal(const Session &s, std::vector<Effect> *more);
     void slurm_kill_now(const Session &s);
     void slurm_forget(const Session &s);
     long slurm_table_index(const Session &s) const;
@@ -322,6 +322,11 @@ class SessionDaemon {
     Clock::time_point next_squeue_;
     bool slurm_unreachable_ = false;
     bool exiting_ = false;
+    // Jobs whose id never came back (an earlier daemon died while their
+    // sbatch ran): canceled by name now and then for a while, since that
+    // sbatch may still be submitting them.
+    std::map<std::string, Clock::time_point> orphan_names_; // session id -> until
+    Clock::time_point next_orphan_sweep_;
     int sfd_ = -1;
     int ifd_ = -1;
     bool detached_ = false;

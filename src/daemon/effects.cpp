@@ -84,7 +84,7 @@ void SessionDaemon::apply_one(Effect &e, std::vector<Effect> *more) {
         break;
     case Effect::Kind::signal:
         if (e.session.slurm)
-            slurm_signal(e.session);
+            slurm_signal(e.session, more);
         else
             backend_->signal(app_of(e.session), e.number == 9 ? SIGKILL : SIGTERM);
         break;

@@ -212,14 +212,25 @@ void SessionDaemon::cancel_job(const std::string &job, const std::string &id, bo
 }
 
 void SessionDaemon::scancel_failed(const std::string &what, const std::string &why) {
+    // A job that ended meanwhile is no failure.
+    if (why.find("Invalid job id") != std::string::npos ||
+        why.find("already completing or completed") != std::string::npos)
+        return;
     log(LogLevel::warning, "PVL00071", "scancel " + what + " failed: " + why);
 }
 
-void SessionDaemon::slurm_signal(const Session &s) {
+void SessionDaemon::slurm_signal(const Session &s, std::vector<Effect> *more) {
     auto it = slurm_jobs_.find(s.id);
     if (it == slurm_jobs_.end())
         return;
     SlurmWatch &w = it->second;
+    if (machine_.shutting_down()) {
+        // The launcher stops: Apache waits for the daemon, not for Slurm to
+        // tear the jobs down. Once scancel took the job, it is over here.
+        slurm_kill_now(s);
+        machine_.exited(Clock::now(), s.id, true, true, "its Slurm job was canceled", more);
+        return;
+    }
     if (w.submitting)
         w.cancel_wanted = true; // once sbatch gives its id
     else
@@ -228,27 +239,25 @@ void SessionDaemon::slurm_signal(const Session &s) {
 
 void SessionDaemon::slurm_kill_now(const Session &s) {
     auto it = slurm_jobs_.find(s.id);
+    std::string job = it != slurm_jobs_.end() ? it->second.job : s.job;
     // A job being submitted: its sbatch is waited for first, so that the
     // job it creates is the one canceled.
     if (it != slurm_jobs_.end() && it->second.submitting) {
-        for (auto &run : tool_runs_)
-            if (run.second.first == ToolUse::sbatch && run.second.second == s.id) {
-                const uint64_t handle = run.first;
-                for (int i = 0; i < 300 && tool_runs_.count(handle); ++i) {
-                    std::vector<pollfd> fds;
-                    tools_.add_pollfds(&fds);
-                    poll(fds.data(), fds.size(), 50);
-                    tools_.on_poll(fds.data(), fds.size());
-                    collect_exits(nullptr, 0);
-                }
+        it->second.submitting = false;
+        for (auto run = tool_runs_.begin(); run != tool_runs_.end(); ++run)
+            if (run->second.first == ToolUse::sbatch && run->second.second == s.id) {
+                const uint64_t handle = run->first;
+                tool_runs_.erase(run);
+                ToolResult r = tools_.wait(handle, 15);
+                job = r.ok() ? parsable_job_id(r.out) : std::string();
                 break;
             }
-        it = slurm_jobs_.find(s.id);
     }
-    const std::string job = it != slurm_jobs_.end() ? it->second.job : s.job;
     if (it != slurm_jobs_.end())
         it->second.cancel_wanted = false;
     cancel_job(job, s.id, true);
+    if (job.empty() && !exiting_)
+        orphan_names_[s.id] = Clock::now() + std::chrono::seconds(60);
 }
 
 void SessionDaemon::slurm_forget(const Session &s) {
@@ -299,8 +308,7 @@ void SessionDaemon::handle_tool_results() {
             on_squeue(r);
             break;
         case ToolUse::scancel:
-            // A job that ended meanwhile is no failure.
-            if (!r.ok() && r.message().find("Invalid job id") == std::string::npos)
+            if (!r.ok())
                 scancel_failed(what, r.message());
             next_squeue_ = std::min(next_squeue_, Clock::now() + stopping_poll_interval);
             break;
@@ -572,6 +580,13 @@ void SessionDaemon::slurm_tick(Clock::time_point now) {
             std::min(interval,
                      opts_.launchers[static_cast<size_t>(kv.second.launcher)]->slurm.poll_interval);
     }
+    if (!orphan_names_.empty() && now >= next_orphan_sweep_) {
+        next_orphan_sweep_ = now + std::chrono::seconds(2);
+        for (auto it = orphan_names_.begin(); it != orphan_names_.end();) {
+            cancel_job(std::string(), it->first, false);
+            it = now >= it->second ? orphan_names_.erase(it) : std::next(it);
+        }
+    }
     if (!any_job || squeue_run_ != 0 || now < next_squeue_)
         return;
     std::string error;
@@ -605,6 +620,8 @@ Clock::time_point SessionDaemon::slurm_next_deadline(Clock::time_point next) con
     for (const auto &kv : procs_)
         if (kv.second.slurm && kv.second.log_fd >= 0)
             next = std::min(next, kv.second.next_read);
+    if (!orphan_names_.empty())
+        next = std::min(next, next_orphan_sweep_);
     return next;
 }
 
@@ -638,17 +655,22 @@ void SessionDaemon::slurm_launch_status(Launch &l, const Session &s) {
 // time), and the jobs they created canceled.
 void SessionDaemon::finish_tools_at_exit() {
     exiting_ = true;
-    for (int i = 0; i < 300 && tools_.running() > 0; ++i) {
-        bool submitting = false;
-        for (const auto &kv : tool_runs_)
-            submitting = submitting || kv.second.first == ToolUse::sbatch;
-        if (!submitting)
-            break;
-        std::vector<pollfd> fds;
-        tools_.add_pollfds(&fds);
-        poll(fds.data(), fds.size(), 50);
-        tools_.on_poll(fds.data(), fds.size());
-        collect_exits(nullptr, 0);
+    std::vector<uint64_t> submitting;
+    for (const auto &kv : tool_runs_)
+        if (kv.second.first == ToolUse::sbatch)
+            submitting.push_back(kv.first);
+    for (uint64_t handle : submitting) {
+        const std::string id = tool_runs_[handle].second;
+        tool_runs_.erase(handle);
+        ToolResult r = tools_.wait(handle, 15);
+        const std::string job = r.ok() ? parsable_job_id(r.out) : std::string();
+        if (!job.empty())
+            cancel_job(job, id, true);
+        auto w = slurm_jobs_.find(id);
+        if (w != slurm_jobs_.end()) {
+            w->second.submitting = false;
+            w->second.job = job;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 #include "tools.h"
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -232,44 +233,39 @@ std::vector<std::pair<uint64_t, ToolResult>> Tools::take_finished() {
 
 ToolResult Tools::run(const std::vector<std::string> &argv, const AppIdentity &who,
                       double seconds) {
-    ToolResult result;
     std::string error;
     const uint64_t handle = start(argv, who, std::string(), &error);
     if (handle == 0) {
+        ToolResult result;
         result.err = error;
         return result;
     }
+    return wait(handle, seconds);
+}
+
+ToolResult Tools::wait(uint64_t handle, double seconds) {
+    ToolResult result;
     pid_t pid = 0;
     for (const auto &kv : runs_)
         if (kv.second.handle == handle)
             pid = kv.first;
-    const int limit_ms = static_cast<int>(seconds * 1000);
-    int waited_ms = 0;
-    for (;;) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+    while (pid > 0) {
         auto it = runs_.find(pid);
         if (it == runs_.end())
             break;
         Run &r = it->second;
-        pollfd fds[2];
-        nfds_t n = 0;
-        for (int fd : {r.out_fd, r.err_fd})
-            if (fd >= 0)
-                fds[n++] = {fd, POLLIN, 0};
-        if (n > 0 && poll(fds, n, 50) > 0)
-            on_poll(fds, n);
-        else
-            waited_ms += 50;
-        it = runs_.find(pid);
-        if (it == runs_.end())
-            break;
         int status = 0;
-        if (!it->second.reaped && waitpid(pid, &status, WNOHANG) == pid) {
+        // Its own pid only: the daemon's other children are reaped by the
+        // loop, which learns of them as usual.
+        if (!r.reaped && waitpid(pid, &status, WNOHANG) == pid) {
             exited(pid, status);
             continue;
         }
-        if (waited_ms >= limit_ms) {
+        if (std::chrono::steady_clock::now() >= deadline) {
             kill(-pid, SIGKILL);
-            if (!it->second.reaped && waitpid(pid, &status, 0) == pid)
+            if (!r.reaped && waitpid(pid, &status, 0) == pid)
                 exited(pid, status);
             it = runs_.find(pid);
             if (it != runs_.end()) {
@@ -283,6 +279,15 @@ ToolResult Tools::run(const std::vector<std::string> &argv, const AppIdentity &w
             }
             break;
         }
+        pollfd fds[2];
+        nfds_t n = 0;
+        for (int fd : {r.out_fd, r.err_fd})
+            if (fd >= 0)
+                fds[n++] = {fd, POLLIN, 0};
+        if (n == 0 || poll(fds, n, 20) <= 0)
+            usleep(n == 0 ? 20000 : 0);
+        else
+            on_poll(fds, n);
     }
     for (auto it = finished_.begin(); it != finished_.end(); ++it)
         if (it->first == handle) {

@@ -40,6 +40,9 @@ class Tools {
                    const std::string &input, std::string *error);
     // Runs argv to its end, for at most `seconds` (then kills it).
     ToolResult run(const std::vector<std::string> &argv, const AppIdentity &who, double seconds);
+    // Waits for a run started earlier, for at most `seconds` (then kills
+    // it); its result is not among take_finished()'s any more.
+    ToolResult wait(uint64_t handle, double seconds);
 
     void add_pollfds(std::vector<pollfd> *fds) const;
     void on_poll(const pollfd *fds, size_t n);

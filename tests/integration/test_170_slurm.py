@@ -451,3 +451,51 @@ def test_one_squeue_call_polls_every_job(cluster, slurm_server):
     assert 3 <= len(lines) <= 8, lines
     assert all("--user=" + H.APP_USER in line and "--jobs" not in line for line in lines), lines
     assert parallel(lambda sid: a.json("DELETE", "/paraview/" + sid)[0], ids) == [200] * 4
+
+
+def slow_sbatch(cluster, seconds):
+    """A PATH for Apache where sbatch takes `seconds` before it submits."""
+    shim_dir = tempfile.mkdtemp(prefix="slow-", dir=cluster.tmp)
+    with open(os.path.join(shim_dir, "sbatch"), "w") as f:
+        f.write("#!/bin/sh\nsleep %s\nexec /usr/bin/sbatch \"$@\"\n" % seconds)
+    os.chmod(os.path.join(shim_dir, "sbatch"), 0o755)
+    os.chmod(shim_dir, 0o755)
+    return {"SLURM_CONF": cluster.conf, "PATH": shim_dir + ":" + os.environ["PATH"]}
+
+
+def test_a_launch_cut_short_while_sbatch_runs_leaves_no_job(cluster, slurm_server):
+    """Apache stops, or the daemon is killed, while sbatch is submitting: the
+    job it creates is canceled all the same (by id once sbatch answers, or
+    by its name pvlaunch-<id> from the next daemon)."""
+    import signal as sig
+    import threading
+    from test_050_restarts import settle
+    for cut in ("stop", "kill"):
+        a = slurm_server(env=slow_sbatch(cluster, 2),
+                         # AH00045: Apache's stop waits for the worker that
+                         # holds the POST (as for any long request)
+                         allowed_log=["PVL00204", "AH00052", "PVL00102", "AH00045"])
+        answers = []
+        def post():
+            try:
+                answers.append(a.json("POST", "/paraview", {"application": "viz"}, timeout=60))
+            except OSError:
+                pass  # a stopping Apache closes the connection
+        t = threading.Thread(target=post)
+        t.start()
+        assert wait_for(lambda: "PVL00501" in a.read_log(), timeout=10)
+        if cut == "stop":
+            a.stop()
+        else:
+            daemon = a.daemon_pid()
+            os.kill(daemon, sig.SIGKILL)
+            assert wait_for(lambda: a.daemon_pid() not in (None, daemon), timeout=15)
+            settle(a)
+        t.join(timeout=60)
+        # a stopping Apache may close the connection without an answer
+        assert cut == "stop" or (answers and answers[0][0] in (502, 503)), answers
+        # the job sbatch created (after the cut) ends, and no other is left
+        assert wait_for(lambda: "pvlaunch-" in cluster.run(
+            "squeue", "-h", "-t", "all", "-o", "%j").stdout, timeout=10), cluster.jobs()
+        assert wait_for(lambda: not cluster.jobs(), timeout=20), (cut, cluster.jobs())
+        a.stop()
