@@ -83,6 +83,10 @@ bool resolve_ids(const AppIdentity &who, uid_t *uid, gid_t *gid, std::string *er
 bool user_groups(const std::string &user, gid_t primary, std::vector<gid_t> *out,
                  std::string *error);
 
+// In a child between fork and exec: every signal to its default action,
+// none blocked (system calls only: safe after vfork).
+void default_signals();
+
 // The start time of a live process, 0 if there is none: with the pid it
 // names one process for good.
 unsigned long long process_start_time(int pid);

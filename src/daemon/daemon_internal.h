@@ -202,6 +202,8 @@ class SessionDaemon {
     int open_session_log(const std::string &path, const Launch &l, const std::string &id,
                          std::string *why);
     void audit_launched(const Launch &l, const std::string &how);
+    void mark_started(Launch &l, Proc &p, const std::string &what);
+    static Session session_of(const Launch &l);
     // Ends a launch: its log entry, the Status-Location callback, and then
     // it is forgotten, or kept for GET a while (tracked launches).
     void finish_launch(const std::string &id, LaunchState state, const char *kind,

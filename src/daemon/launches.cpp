@@ -180,6 +180,31 @@ int SessionDaemon::open_session_log(const std::string &path, const Launch &l, co
     return fd;
 }
 
+// A launch's app (or job) was started: its record and its session's Proc
+// say so, and since when.
+void SessionDaemon::mark_started(Launch &l, Proc &p, const std::string &what) {
+    const SysTime wall = std::chrono::system_clock::now();
+    p.request_number = l.request_number;
+    p.request_time = l.request_time;
+    p.start_time_wall = wall;
+    l.state = LaunchState::running;
+    l.started = true;
+    l.start_time = wall;
+    l.erase_status("queuePosition");
+    l.add_log("progress", what, wall);
+}
+
+// The session a launch starts: whose, from where, of which app.
+Session SessionDaemon::session_of(const Launch &l) {
+    Session s;
+    s.id = l.id;
+    s.launcher = l.launcher;
+    s.application = l.service;
+    s.owner = l.user;
+    s.client = l.client;
+    return s;
+}
+
 // The audit trail's line for a launch that started: `how` says where.
 void SessionDaemon::audit_launched(const Launch &l, const std::string &how) {
     log(LogLevel::notice, "PVL00501",
@@ -269,12 +294,7 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
                               more);
         return;
     }
-    Session s;
-    s.id = vars.id;
-    s.launcher = launcher;
-    s.application = l.service;
-    s.owner = l.user;
-    s.client = l.client;
+    Session s = session_of(l);
     s.host = vars.host;
     s.port = vars.port;
     s.pid = app.pid;
@@ -282,15 +302,7 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     s.response = json_to_string(plan.response.get());
     if (p.wd >= 0)
         watches_[p.wd] = s.id;
-    const SysTime wall = std::chrono::system_clock::now();
-    p.request_number = l.request_number;
-    p.request_time = l.request_time;
-    p.start_time_wall = wall;
-    l.state = LaunchState::running;
-    l.started = true;
-    l.start_time = wall;
-    l.erase_status("queuePosition");
-    l.add_log("progress", "application " + l.service + " started", wall);
+    mark_started(l, p, "application " + l.service + " started");
     audit_launched(l, "pid " + std::to_string(app.pid) + ", " + vars.host + ":" +
                           std::to_string(vars.port));
     payloads_.erase(pit);

@@ -159,27 +159,14 @@ void SessionDaemon::spawn_slurm(const std::string &id, int launcher, std::vector
     w.slot = static_cast<size_t>(free_slot - slots.begin());
     w.submitting = true;
 
-    Session s;
-    s.id = vars.id;
-    s.launcher = launcher;
-    s.application = l.service;
-    s.owner = l.user;
-    s.client = l.client;
+    Session s = session_of(l);
     s.slurm = true;
     s.response = json_to_string(plan.response.get());
     p.ready_lines = plan.ready_lines;
     for (const auto &r : p.ready_lines)
         p.longest_ready = std::max(p.longest_ready, r.size());
     p.next_read = now + output_read_interval;
-    const SysTime wall = std::chrono::system_clock::now();
-    p.request_number = l.request_number;
-    p.request_time = l.request_time;
-    p.start_time_wall = wall;
-    l.state = LaunchState::running;
-    l.started = true;
-    l.start_time = wall;
-    l.erase_status("queuePosition");
-    l.add_log("progress", "Slurm job of " + l.service + " submitted", wall);
+    mark_started(l, p, "Slurm job of " + l.service + " submitted");
     audit_launched(l, "as a Slurm job");
     payloads_.erase(pit);
     procs_[s.id] = std::move(p);

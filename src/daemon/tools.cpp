@@ -123,15 +123,7 @@ uint64_t Tools::start(const std::vector<std::string> &argv, const AppIdentity &w
                                 syscall(SYS_setresgid, gid, gid, gid) != 0 ||
                                 syscall(SYS_setresuid, uid, uid, uid) != 0))
             _exit(126);
-        struct sigaction dfl;
-        std::memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; ++sig)
-            if (sig != SIGKILL && sig != SIGSTOP)
-                sigaction(sig, &dfl, nullptr);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
+        default_signals();
         if (chdir("/") != 0 || dup2(in_fd, 0) < 0 || dup2(out_pipe[1], 1) < 0 ||
             dup2(err_pipe[1], 2) < 0)
             _exit(126);

@@ -184,7 +184,8 @@ def test_post_answers_with_the_node_and_a_reserved_port(cluster, slurm_server):
     answers once Slurm says it ended."""
     import wslink_client
     from test_020_launch import ws_url
-    a = slurm_server()
+    a = slurm_server(launcher_args={"apps": lambda tmp: {"quiet": {
+        "cmd": H.app_cmd("ready", tmp=tmp), "slurm": {"options": []}}}})
     lo, hi = cluster.resv_ports
     sessions = []
     for _ in range(3):
@@ -201,6 +202,11 @@ def test_post_answers_with_the_node_and_a_reserved_port(cluster, slurm_server):
         assert a.json("GET", "/paraview/" + obj["id"])[1] == obj
         reply = wslink_client.hello(ws_url(a, obj["id"]), obj["secret"])
         assert "result" in reply, reply
+    # without a ready line: ready once its port on the node accepts
+    status, quiet, _ = a.json("POST", "/paraview", {"application": "quiet"})
+    assert status == 200 and quiet["host"] == "localhost", quiet
+    assert "result" in wslink_client.hello(ws_url(a, quiet["id"]), quiet["secret"])
+    sessions.append(quiet)
     # a local app of the same launcher still runs here
     status, local, _ = a.json("POST", "/paraview", {"application": "demo"})
     assert status == 200 and local["host"] == "127.0.0.1", local
