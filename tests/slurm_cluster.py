@@ -30,7 +30,10 @@ def available():
 
 
 class SlurmCluster:
-    def __init__(self, cpus=64, resv_ports=None):
+    def __init__(self, cpus=64, resv_ports=None, extra_conf=""):
+        # e.g. "MessageTimeout=60\n": one slurmd on two cores launches 200
+        # jobs at once slowly, and Slurm's default 10 s fails some launches.
+        self.extra_conf = extra_conf
         self.tmp = H.new_tmpdir("pvl-slurm-")
         # Job users (the apps' user) reach munge's socket and read the
         # config: the directory is traversable, not writable.
@@ -193,7 +196,7 @@ MpiDefault=none
 MpiParams=ports=%(lo)d-%(hi)d
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
-SlurmctldTimeout=30
+%(extra)sSlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
 KillWait=5
@@ -201,7 +204,7 @@ MinJobAge=30
 NodeName=localhost CPUs=%(cpus)d State=UNKNOWN
 PartitionName=viz Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """ % {"ctld": self.ctld_port, "slurmd": self.slurmd_port, "munge": self.munge_socket,
-       "tmp": self.tmp, "lo": lo, "hi": hi, "cpus": self.cpus}
+       "tmp": self.tmp, "lo": lo, "hi": hi, "cpus": self.cpus, "extra": self.extra_conf}
         with open(self.conf, "w") as f:
             f.write(conf)
         os.chmod(self.conf, 0o644)

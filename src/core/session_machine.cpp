@@ -586,12 +586,11 @@ void SessionMachine::tick(Instant now, const std::set<int> *busy_ports, std::vec
                 "session " + id + " (" + s.application + ") not ready within " + secs +
                     " s; stopping it");
             if (life.creator != nobody && !life.scheduler_wait.empty()) {
-                out->push_back(
-                    reply_effect(life.creator, 503, Effect::Body::error,
-                                 "no node for " + s.application + " within the timeout of " + secs +
-                                     " s: its Slurm job " + s.job + " is still pending (" +
-                                     life.scheduler_wait + "); it is canceled, try again later",
-                                 id, s.launcher));
+                out->push_back(reply_effect(
+                    life.creator, 503, Effect::Body::error,
+                    "no node for " + s.application + " within the timeout of " + secs +
+                        " s: " + life.scheduler_wait + "; it is canceled, try again later",
+                    id, s.launcher));
                 life.creator = nobody;
             } else if (life.creator != nobody) {
                 const std::string what = life.waits_for_line

@@ -132,9 +132,9 @@ class SessionMachine {
                std::vector<Effect> *out);
 
     // A Slurm session (see core/slurm.h), between spawned() and ready():
-    // sbatch gave its job id; the job waits in Slurm's queue (`why`: its
-    // position and Slurm's reason; "" once it runs), which a ready timeout
-    // reports (503); the job was placed on `host` with `port`, and its
+    // sbatch gave its job id; the job waits for Slurm (`why`, e.g. "its
+    // Slurm job 42 is still pending (...)"; "" once it runs), which a
+    // ready timeout reports (503); the job was placed on `host` with `port`, and its
     // answer is `response` with them; sbatch failed (`status`: 502 or 503).
     void submitted(const std::string &id, const std::string &job, std::vector<Effect> *out);
     void scheduler_wait(const std::string &id, const std::string &why);

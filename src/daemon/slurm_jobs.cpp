@@ -136,8 +136,10 @@ void SessionDaemon::spawn_slurm(const std::string &id, int launcher, std::vector
     if (p.log_fd >= 0)
         lseek(p.log_fd, 0, SEEK_END);
     close(out_fd);
-    // --no-requeue: a session whose node failed is over (its client is
-    // gone; a rerun would serve nobody). A site's options come after ours.
+    // --no-requeue: Slurm requeues a job whose launch failed on its node
+    // held ("launch failed requeued held") and one whose node failed; for
+    // a session either is better ended at once (502, or the session ends)
+    // than left waiting. A site's options come after ours (--requeue).
     std::vector<std::string> argv = {"sbatch",
                                      "--parsable",
                                      "--job-name=" + job_name(vars.id),
@@ -172,6 +174,9 @@ void SessionDaemon::spawn_slurm(const std::string &id, int launcher, std::vector
     procs_[s.id] = std::move(p);
     const bool waits_for_line = !plan.ready_lines.empty();
     machine_.spawned(now, std::move(s), waits_for_line, more);
+    // Until sbatch answers, a timeout is Slurm's (its commands retry for a
+    // while when the controller is away).
+    machine_.scheduler_wait(id, "sbatch has not answered (is Slurm's controller reachable?)");
     if (!l.tracked && l.status_location.empty())
         launches_.erase(id);
 }
@@ -327,6 +332,7 @@ void SessionDaemon::on_sbatch(const std::string &id, ToolResult &r) {
     }
     w.job = job;
     w.known_since = now;
+    machine_.scheduler_wait(id, std::string()); // the next squeue says more
     log(LogLevel::info, "PVL00073", "session " + id + " is Slurm job " + job);
     auto lit = launches_.find(id);
     if (lit != launches_.end())
@@ -393,14 +399,25 @@ void SessionDaemon::on_squeue(ToolResult &r) {
         w.listed = true;
         w.seen = j->second;
         const Session *s = machine_.table().find(kv.first);
+        auto p = procs_.find(kv.first);
+        const bool placed = p != procs_.end() && p->second.placed;
         if (w.seen.state == SlurmJobState::ended) {
             ended.emplace_back(kv.first, "Slurm job " + w.job + " " + w.seen.state_name);
         } else if (w.seen.state == SlurmJobState::pending && s &&
-                   s->state != SessionState::starting) {
-            // Requeued (a site's --requeue, or an admin's): its app is gone.
-            ended.emplace_back(kv.first, "Slurm job " + w.job + " went back to " +
-                                             w.seen.state_name + "; it is canceled");
+                   (s->state == SessionState::ready || placed)) {
+            // Requeued once placed (a site's --requeue, its node failed):
+            // the app, and the route its client was given, are gone.
+            ended.emplace_back(kv.first, "Slurm job " + w.job + " was requeued (" +
+                                             w.seen.state_name + "); it is canceled");
             cancel_job(w.job, kv.first, false);
+        } else if (w.seen.state == SlurmJobState::pending && s &&
+                   s->state == SessionState::starting) {
+            // Requeued before it was ready (its launch failed on the node):
+            // the next run prints its own route, after what is in the file.
+            if (p != procs_.end() && p->second.routed) {
+                p->second.routed = p->second.ready_seen = false;
+                p->second.carry.clear();
+            }
         }
     }
     std::vector<Effect> effects;
@@ -410,10 +427,12 @@ void SessionDaemon::on_squeue(ToolResult &r) {
             continue;
         if (w.seen.state == SlurmJobState::pending) {
             const size_t pos = slurm_position(kv.first);
-            machine_.scheduler_wait(kv.first, "position " + std::to_string(pos) +
+            machine_.scheduler_wait(kv.first, "its Slurm job " + w.job +
+                                                  " is still pending (position " +
+                                                  std::to_string(pos) +
                                                   " among this launcher's pending jobs; Slurm's "
                                                   "reason: " +
-                                                  w.seen.reason);
+                                                  w.seen.reason + ")");
             continue;
         }
         machine_.scheduler_wait(kv.first, std::string());

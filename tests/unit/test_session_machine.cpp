@@ -725,8 +725,8 @@ void slurm_job_pending_past_the_timeout(void **) {
     d.create(0, 'a', 7);
     d.step([&](std::vector<Effect> *o) { d.m.spawned(at(0), slurm_session('a'), true, o); });
     d.step([&](std::vector<Effect> *o) { d.m.submitted(sid('a'), "42", o); });
-    d.m.scheduler_wait(sid('a'), "position 2 among this launcher's pending jobs; Slurm's "
-                                 "reason: Resources");
+    d.m.scheduler_wait(sid('a'), "its Slurm job 42 is still pending (position 2 among this "
+                                 "launcher's pending jobs; Slurm's reason: Resources)");
     assert_str_eq(d.tick(25),
                   "reply 7 503 error no node for viz within the timeout of 25 s: its Slurm job 42 "
                   "is still pending (position 2 among this launcher's pending jobs; Slurm's "
