@@ -12,7 +12,7 @@ from conftest import procs_mentioning, wait_until
 CYCLES = int(os.environ.get("PVL_SHORT_SOAK_CYCLES", "1000"))
 
 
-@pytest.mark.parametrize("mpm", ["event", "prefork"])
+@pytest.mark.parametrize("mpm", os.environ.get("PVL_MPMS", "event prefork").split())
 def test_short_soak(mpm):
     a = soak.start_apache(mpm)
     try:
