@@ -680,11 +680,37 @@ def slurm_cluster_wait_empty(c, timeout=120):
         time.sleep(0.5)
 
 
-def write_results():
+def kept_rows():
+    """The rows of bench/RESULTS.md that this run did not measure (a run of
+    some steps, `run_bench.py slurm`, updates only its own rows)."""
+    try:
+        with open(os.path.join(BENCH, "RESULTS.md")) as f:
+            text = f.read()
+    except OSError:
+        return []
+    mine = {r[0] for r in rows}
+    out = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0] not in ("figure", "---") and cells[0] not in mine:
+            out.append((cells[0], cells[1], cells[2], cells[3], cells[4],
+                        cells[5] == "yes", cells[6]))
+    return out
+
+
+def write_results(partial=None):
+    when = "Written by `make bench` on %s (%d cores)." % (time.strftime("%Y-%m-%d %H:%M"),
+                                                         os.cpu_count())
+    if partial:
+        fresh = ", ".join(r[0] for r in rows)
+        rows[:0] = kept_rows()
+        when = ("Rows %s measured by `bench/run_bench.py %s` on %s (%d cores); the others by "
+                "the last full `make bench`." % (fresh, " ".join(partial),
+                                                  time.strftime("%Y-%m-%d %H:%M"),
+                                                  os.cpu_count()))
     lines = ["# mod_pvlaunch benchmarks", "",
-             "Written by `make bench` on %s (%d cores). Each figure is measured against a "
-             "baseline in the same run; the ratio is ours/baseline." % (
-                 time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()), "",
+             when + " Each figure is measured against a baseline in the same run; the ratio "
+             "is ours/baseline.", "",
              "| figure | ours | baseline | ratio | target | met | command |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -703,7 +729,7 @@ def main():
     for name, fn in steps:
         if not only or name in only:
             fn()
-    write_results()
+    write_results(partial=only)
     print("wrote bench/RESULTS.md")
 
 
