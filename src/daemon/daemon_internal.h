@@ -59,6 +59,8 @@ constexpr size_t max_kept_launches = 1000;
 // the running daemon; reading a config takes well under a second.
 constexpr int restart_claim_seconds = 10;
 constexpr size_t log_tail_bytes = 4096;
+// How often a starting Slurm session's job output is read.
+constexpr auto slurm_output_interval = std::chrono::milliseconds(20);
 
 Unresolved unresolved_policy(const Launch &l);
 // {"error": message}
@@ -241,6 +243,7 @@ class SessionDaemon {
     void on_sbatch(const std::string &id, ToolResult &r);
     void on_squeue(ToolResult &r);
     void slurm_tick(Clock::time_point now);
+    bool slurm_jobs_known() const; // a job id to ask squeue about
     void read_job_output(const Session &s, Proc &p, std::vector<Effect> *out);
     void slurm_advance(const Session &s, Proc &p, std::vector<Effect> *out);
     void confirm_placement(const Session &s, Proc &p, const SlurmWatch &w,

@@ -18,7 +18,6 @@ namespace daemon {
 
 namespace {
 
-constexpr auto output_read_interval = std::chrono::milliseconds(20);
 constexpr auto stopping_poll_interval = std::chrono::milliseconds(200);
 constexpr size_t max_route_search = 64 * 1024; // bytes of output before the route line
 
@@ -167,7 +166,7 @@ void SessionDaemon::spawn_slurm(const std::string &id, int launcher, std::vector
     p.ready_lines = plan.ready_lines;
     for (const auto &r : p.ready_lines)
         p.longest_ready = std::max(p.longest_ready, r.size());
-    p.next_read = now + output_read_interval;
+    p.next_read = now + slurm_output_interval;
     mark_started(l, p, "Slurm job of " + l.service + " submitted");
     audit_launched(l, "as a Slurm job");
     payloads_.erase(pit);
@@ -564,22 +563,20 @@ void SessionDaemon::slurm_advance(const Session &s, Proc &p, std::vector<Effect>
     machine_.ready(Clock::now(), s.id, line, out);
 }
 
+bool SessionDaemon::slurm_jobs_known() const {
+    for (const auto &kv : slurm_jobs_)
+        if (!kv.second.job.empty())
+            return true;
+    return false;
+}
+
+// squeue when due, and the by-name cancels of orphaned submissions. (Job
+// output is read in handle_timers()' pass over the starting sessions.)
 void SessionDaemon::slurm_tick(Clock::time_point now) {
-    std::vector<Effect> effects;
-    for (auto &kv : procs_) {
-        Proc &p = kv.second;
-        if (!p.slurm || p.log_fd < 0 || now < p.next_read)
-            continue;
-        p.next_read = now + output_read_interval;
-        const Session *s = machine_.table().find(kv.first);
-        if (s)
-            read_job_output(*s, p, &effects);
-    }
-    apply(effects);
-    bool any_job = false, stopping = false;
+    const bool any_job = slurm_jobs_known();
+    bool stopping = false;
     double interval = 60;
     for (const auto &kv : slurm_jobs_) {
-        any_job = any_job || !kv.second.job.empty();
         const Session *s = machine_.table().find(kv.first);
         stopping = stopping || (s && s->state == SessionState::stopping);
         interval =
@@ -618,14 +615,8 @@ void SessionDaemon::slurm_tick(Clock::time_point now) {
 }
 
 Clock::time_point SessionDaemon::slurm_next_deadline(Clock::time_point next) const {
-    bool any_job = false;
-    for (const auto &kv : slurm_jobs_)
-        any_job = any_job || !kv.second.job.empty();
-    if (any_job && squeue_run_ == 0)
+    if (squeue_run_ == 0 && slurm_jobs_known())
         next = std::min(next, next_squeue_);
-    for (const auto &kv : procs_)
-        if (kv.second.slurm && kv.second.log_fd >= 0)
-            next = std::min(next, kv.second.next_read);
     if (!orphan_names_.empty())
         next = std::min(next, next_orphan_sweep_);
     return next;

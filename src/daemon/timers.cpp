@@ -50,7 +50,13 @@ void SessionDaemon::handle_timers() {
         if (!s || s->state != SessionState::starting)
             continue;
         Proc &p = kv.second;
-        if (machine_.ready_overdue(kv.first, now))
+        if (p.slurm && p.log_fd >= 0) {
+            // A job's output, on a shared filesystem: read on the clock.
+            if (now >= p.next_read) {
+                p.next_read = now + slurm_output_interval;
+                read_job_output(*s, p, &effects);
+            }
+        } else if (!p.slurm && machine_.ready_overdue(kv.first, now))
             check_ready(*s, p, &effects); // output may have arrived with the deadline
         else if (p.probing && p.probe_fd < 0 && now >= p.next_probe)
             probe(*s, p, &effects);
@@ -79,9 +85,12 @@ void SessionDaemon::handle_timers() {
 int SessionDaemon::poll_timeout_ms() const {
     const auto now = Clock::now();
     auto next = machine_.next_deadline(now);
-    for (const auto &kv : procs_)
+    for (const auto &kv : procs_) {
         if (kv.second.probing && kv.second.probe_fd < 0)
             next = std::min(next, kv.second.next_probe);
+        if (kv.second.slurm && kv.second.log_fd >= 0)
+            next = std::min(next, kv.second.next_read);
+    }
     next = slurm_next_deadline(next);
     if (machine_.shutting_down())
         next = std::min(next, stop_deadline_);

@@ -50,7 +50,6 @@ class Tools {
     bool exited(pid_t pid, int status);
     // Runs that finished since the last call, by handle.
     std::vector<std::pair<uint64_t, ToolResult>> take_finished();
-    size_t running() const { return runs_.size(); }
 
   private:
     struct Run {
