@@ -33,8 +33,10 @@
 #include <http_request.h>
 
 #include <cstring>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <set>
+#include <sys/ioctl.h>
 
 APLOG_USE_MODULE(pvlaunch);
 
@@ -139,11 +141,28 @@ bool client_hung_up(request_rec *r) {
     return client_shows(r, POLLRDHUP | POLLHUP | POLLERR);
 }
 
-// The client reset the connection: it closed it with the answer unread (or
-// before the answer reached it). A client that read the answer and closed
-// shows a plain end of stream (POLLRDHUP only), never this.
-bool client_reset(request_rec *r) {
-    return client_shows(r, POLLERR | POLLHUP);
+// Whether the answer just sent reached the client. Its kernel either
+// acknowledges every byte (the answer was in the client's socket before it
+// closed) or resets the connection (it had closed: nobody will read the
+// answer). A reset comes a round trip after the answer left, so a look
+// right after sending can miss it: look until the send queue is empty, at
+// most about a second (a client that read the answer and closed shows a
+// plain end of stream, never a reset).
+bool answer_delivered(request_rec *r) {
+    const int cfd = client_socket(r);
+    if (cfd < 0)
+        return true;
+    for (int ms = 0; ms < 1000; ++ms) {
+        int unacked = 0;
+        const bool empty = ioctl(cfd, SIOCOUTQ, &unacked) != 0 || unacked == 0;
+        if (client_shows(r, POLLERR | POLLHUP))
+            return false;
+        if (empty)
+            return true;
+        struct pollfd p = {cfd, 0, 0}; // wakes on a reset only
+        poll(&p, 1, 1);
+    }
+    return true;
 }
 
 int abandoned(request_rec *r, int launcher, const std::string &answer) {
@@ -258,7 +277,7 @@ int create_session(request_rec *r, int launcher, const std::string &base) {
         // kernel resets the connection when the answer reaches it.
         const int rc = relay_resource(r, res, status, answer);
         ap_rflush(r);
-        if (r->connection->aborted || client_reset(r))
+        if (r->connection->aborted || !answer_delivered(r))
             abandoned(r, launcher, answer);
         return rc;
     }
