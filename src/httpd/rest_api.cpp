@@ -32,6 +32,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include <chrono>
 #include <cstring>
 #include <linux/sockios.h>
 #include <poll.h>
@@ -146,23 +147,27 @@ bool client_hung_up(request_rec *r) {
 // closed) or resets the connection (it had closed: nobody will read the
 // answer). A reset comes a round trip after the answer left, so a look
 // right after sending can miss it: look until the send queue is empty, at
-// most about a second (a client that read the answer and closed shows a
-// plain end of stream, never a reset).
+// most a second. A client that read the answer and closed shows a plain end
+// of stream, never a reset. A client's next request carries the
+// acknowledgement: it wakes the wait at once.
 bool answer_delivered(request_rec *r) {
     const int cfd = client_socket(r);
     if (cfd < 0)
         return true;
-    for (int ms = 0; ms < 1000; ++ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    short wake_on = POLLIN;
+    for (;;) {
         int unacked = 0;
         const bool empty = ioctl(cfd, SIOCOUTQ, &unacked) != 0 || unacked == 0;
         if (client_shows(r, POLLERR | POLLHUP))
             return false;
-        if (empty)
+        if (empty || std::chrono::steady_clock::now() >= deadline)
             return true;
-        struct pollfd p = {cfd, 0, 0}; // wakes on a reset only
-        poll(&p, 1, 1);
+        // Acknowledgements wake no poll: look again each millisecond.
+        struct pollfd p = {cfd, wake_on, 0};
+        if (poll(&p, 1, 1) > 0 && (p.revents & POLLIN))
+            wake_on = 0; // unread input stays readable: from now on, a reset wakes
     }
-    return true;
 }
 
 int abandoned(request_rec *r, int launcher, const std::string &answer) {

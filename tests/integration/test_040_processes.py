@@ -180,8 +180,9 @@ def test_client_gone_near_readiness_leaves_no_orphan(event_server):
             return f.read()
     left = wait_until(lambda: routed() == "", timeout=10) or routed().split()
     # (hang-up attempt, seconds past its time, bytes of answer read)
-    assert left is True, (left, trace, [line for line in a.read_log().splitlines()
-                                        if left[0] in line])
+    assert left is True, "\n".join(
+        ["left routed: %r" % (left,), "(attempt, s past hang-up, bytes read): %r" % (trace,)] +
+        [line for line in a.read_log().splitlines() if left[0] in line])
     assert wait_until(lambda: [p for p in procs_mentioning(a.tmp)
                                if "fake_wslink_app" in p[2]] == [], timeout=10)
 
