@@ -149,7 +149,9 @@ bool client_hung_up(request_rec *r) {
 // right after sending can miss it: look until the send queue is empty, at
 // most a second. A client that read the answer and closed shows a plain end
 // of stream, never a reset. A client's next request carries the
-// acknowledgement: it wakes the wait at once.
+// acknowledgement: it wakes the wait at once. (No server can tell a
+// client that closes long after the answer arrived, unread, from one
+// that read it: a reset is looked for until 10 ms after the ack.)
 bool answer_delivered(request_rec *r) {
     const int cfd = client_socket(r);
     if (cfd < 0)
@@ -161,8 +163,19 @@ bool answer_delivered(request_rec *r) {
         const bool empty = ioctl(cfd, SIOCOUTQ, &unacked) != 0 || unacked == 0;
         if (client_shows(r, POLLERR | POLLHUP))
             return false;
-        if (empty || std::chrono::steady_clock::now() >= deadline)
+        if (std::chrono::steady_clock::now() >= deadline)
             return true;
+        if (empty) {
+            if (!wake_on)
+                return true; // it said more (its next request): it is there
+            // A client that closes with the answer unread just after it
+            // arrived resets the connection now: give that a moment, unless
+            // it says more first (a next request; an end of stream after
+            // the acknowledgement means it read everything).
+            struct pollfd p = {cfd, POLLIN | POLLRDHUP, 0};
+            poll(&p, 1, 10);
+            return !client_shows(r, POLLERR | POLLHUP);
+        }
         // Acknowledgements wake no poll: look again each millisecond.
         struct pollfd p = {cfd, wake_on, 0};
         if (poll(&p, 1, 1) > 0 && (p.revents & POLLIN))
