@@ -371,7 +371,7 @@ void SessionMachine::exited(Instant now, const std::string &id, bool known, bool
         break;
     case SessionState::stopping:
         state = life.end_as;
-        why = life.end_why;
+        why = life.end_why.empty() ? std::string("stopped on request") : life.end_why;
         kind = state == LaunchState::failed ? "error" : "progress";
         for (ReplyTo to : life.stop_waiters)
             answers.push_back(life.tracked

@@ -216,7 +216,7 @@ class SessionMachine {
         ReplyTo creator = nobody;
         std::vector<ReplyTo> stop_waiters;
         LaunchState end_as = LaunchState::canceled;
-        std::string end_why = "stopped on request";
+        std::string end_why;        // "" until it is stopped: no allocation per live session
         std::string scheduler_wait; // a Slurm job still pending: why
     };
     // A launch not yet running: being spawned, or in the queue.

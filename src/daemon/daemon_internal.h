@@ -91,7 +91,6 @@ struct Conn {
 struct Proc {
     int log_fd = -1; // read side of the log while waiting for the ready line
     int wd = -1;
-    std::string log_path;
     std::vector<std::string> ready_lines;
     size_t longest_ready = 0;
     std::string carry;

@@ -255,9 +255,9 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     warn_unresolved(l, plan);
 
     Proc p;
-    p.log_path = cfg.log_dir + "/" + vars.id + ".log";
+    const std::string log_path = cfg.log_dir + "/" + vars.id + ".log";
     std::string why;
-    const int out_fd = open_session_log(p.log_path, l, vars.id, &why);
+    const int out_fd = open_session_log(log_path, l, vars.id, &why);
     if (out_fd < 0) {
         pool.release(vars.host, vars.port);
         machine_.spawn_failed(now, id, 500, why, more);
@@ -267,10 +267,10 @@ void SessionDaemon::spawn(const std::string &id, int launcher, std::vector<Effec
     for (const auto &r : p.ready_lines)
         p.longest_ready = std::max(p.longest_ready, r.size());
     if (!p.ready_lines.empty()) {
-        p.log_fd = open(p.log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        p.log_fd = open(log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (p.log_fd >= 0)
             lseek(p.log_fd, 0, SEEK_END);
-        p.wd = inotify_add_watch(ifd_, p.log_path.c_str(), IN_MODIFY);
+        p.wd = inotify_add_watch(ifd_, log_path.c_str(), IN_MODIFY);
     }
     SpawnSpec spec;
     spec.argv = plan.argv;

@@ -125,13 +125,13 @@ void SessionDaemon::spawn_slurm(const std::string &id, int launcher, std::vector
     // header; the daemon reads what the job adds after it.
     Proc p;
     p.slurm = true;
-    p.log_path = cfg.log_dir + "/" + vars.id + ".log";
-    const int out_fd = open_session_log(p.log_path, l, vars.id, &error);
+    const std::string log_path = cfg.log_dir + "/" + vars.id + ".log";
+    const int out_fd = open_session_log(log_path, l, vars.id, &error);
     if (out_fd < 0) {
         machine_.spawn_failed(now, id, 500, error, more);
         return;
     }
-    p.log_fd = open(p.log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    p.log_fd = open(log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (p.log_fd >= 0)
         lseek(p.log_fd, 0, SEEK_END);
     close(out_fd);
@@ -142,7 +142,7 @@ void SessionDaemon::spawn_slurm(const std::string &id, int launcher, std::vector
     std::vector<std::string> argv = {"sbatch",
                                      "--parsable",
                                      "--job-name=" + job_name(vars.id),
-                                     "--output=" + p.log_path,
+                                     "--output=" + log_path,
                                      "--open-mode=append",
                                      "--no-requeue"};
     argv.insert(argv.end(), plan.slurm_options.begin(), plan.slurm_options.end());
